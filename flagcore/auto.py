@@ -1,0 +1,105 @@
+"""FlagAutoModel / FlagAutoReranker: resolve a model to a plugin's class and build it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from enum import Enum
+from typing import Any, List, NoReturn, Optional, Union
+
+from .embedder import AbsEmbedder
+from .enums import EmbedderModelClass, RerankerModelClass
+from .known_models import Kind
+from .probe import ModelProbe
+from .reranker import AbsReranker
+from .resolve import Resolution, resolve
+
+logger = logging.getLogger(__name__)
+
+
+def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: str | Enum | None,
+           explicit: dict[str, Any]) -> Any:
+    probe = ModelProbe.from_reference(model_name_or_path)
+    if probe.is_missing_path:
+        raise FileNotFoundError(
+            f"Model directory {probe.reference!r} does not exist. Pass an existing directory holding "
+            "config.json, the weights and the tokenizer files, or a hub id such as 'BAAI/bge-m3'."
+        )
+    resolution = resolve(probe, kind, model_class)
+    arguments = _arguments(resolution, explicit)
+    cls = resolution.entry.load()
+    logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class,
+                resolution.claim.reason if resolution.claim else "model_class given")
+    return cls(probe.reference, **arguments)
+
+
+def _arguments(resolution: Resolution, explicit: dict[str, Any]) -> dict[str, Any]:
+    """The claim's defaults, overridden by everything the caller set explicitly.
+
+    A claim never turns on ``trust_remote_code``: running a repository's code is the caller's call.
+    """
+    defaults = resolution.defaults
+    needs_remote_code = bool(defaults.pop("trust_remote_code", False))
+    if needs_remote_code and not explicit.get("trust_remote_code"):
+        logger.warning(
+            "%r is known to need trust_remote_code=True (it runs code from the model repository); "
+            "flagcore leaves it off unless you pass it.", resolution.probe.name)
+    return {**defaults, **{k: v for k, v in explicit.items() if v is not None}}
+
+
+class FlagAutoModel:
+    """Builds the right embedder for a model. Use :meth:`from_finetuned`."""
+
+    def __init__(self) -> NoReturn:
+        raise OSError(
+            "FlagAutoModel is designed to be instantiated using the "
+            "`FlagAutoModel.from_finetuned(model_name_or_path)` method."
+        )
+
+    @classmethod
+    def from_finetuned(
+        cls,
+        model_name_or_path: str,
+        model_class: Optional[Union[str, EmbedderModelClass]] = None,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: Optional[str] = None,
+        devices: Optional[Union[str, int, List[str], List[int]]] = None,
+        pooling_method: Optional[str] = None,
+        trust_remote_code: Optional[bool] = None,
+        query_instruction_format: Optional[str] = None,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ) -> AbsEmbedder:
+        """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it."""
+        explicit = dict(
+            normalize_embeddings=normalize_embeddings, use_fp16=use_fp16, use_bf16=use_bf16,
+            query_instruction_for_retrieval=query_instruction_for_retrieval, devices=devices,
+            pooling_method=pooling_method, trust_remote_code=trust_remote_code,
+            query_instruction_format=query_instruction_format, truncate_dim=truncate_dim, **kwargs,
+        )
+        return _build("embedder", model_name_or_path, model_class, explicit)
+
+
+class FlagAutoReranker:
+    """Builds the right reranker for a model. Use :meth:`from_finetuned`."""
+
+    def __init__(self) -> NoReturn:
+        raise OSError(
+            "FlagAutoReranker is designed to be instantiated using the "
+            "`FlagAutoReranker.from_finetuned(model_name_or_path)` method."
+        )
+
+    @classmethod
+    def from_finetuned(
+        cls,
+        model_name_or_path: str,
+        model_class: Optional[Union[str, RerankerModelClass]] = None,
+        use_fp16: bool = False,
+        trust_remote_code: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> AbsReranker:
+        """Resolve ``model_name_or_path`` to a reranker class (``flagcore explain --kind reranker`` shows why) and build it."""
+        explicit = dict(use_fp16=use_fp16, trust_remote_code=trust_remote_code, **kwargs)
+        return _build("reranker", model_name_or_path, model_class, explicit)

@@ -1,0 +1,81 @@
+"""The ``flagcore`` command: ``flagcore plugins`` and ``flagcore explain NAME``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from .errors import ModelResolutionError
+from .known_models import known_model
+from .plugins import list_plugins
+from .probe import ModelProbe
+from .resolve import explain, resolve
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line.rstrip(), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(out)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    infos = list_plugins()
+    if not infos:
+        print("No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'.")
+        return 0
+    rows = [
+        (i.name, i.distribution, i.version or "-", ", ".join(i.embedders) or "-", ", ".join(i.rerankers) or "-")
+        for i in infos
+    ]
+    print(_table(("plugin", "distribution", "version", "embedder classes", "reranker classes"), rows))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    probe = ModelProbe.from_reference(args.model)
+    claims = explain(args.model, kind=args.kind)
+    print(f"{args.kind} {args.model!r}: {probe.describe()}")
+    if claims:
+        rows = [
+            (str(n), c.model_class, f"{c.score:g}", c.evidence, c.plugin or "-", c.reason,
+             json.dumps(dict(c.defaults), ensure_ascii=False) if c.defaults else "-")
+            for n, c in enumerate(claims, 1)
+        ]
+        print(_table(("#", "model class", "score", "evidence", "plugin", "reason", "defaults"), rows))
+    else:
+        print("No installed plugin claims this model.")
+    try:
+        chosen = resolve(probe, args.kind)
+    except ModelResolutionError as exc:
+        print(f"\nResult: {exc}")
+        return 1
+    print(f"\nResult: {chosen.model_class} ({chosen.entry.target if isinstance(chosen.entry.target, str) else chosen.entry.target.__name__})")
+    known = known_model(probe.name, args.kind)
+    if known is not None and known.model_class != chosen.model_class:
+        print(f"Note: FlagEmbedding maps {probe.name!r} to {known.model_class}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flagcore", description="Embedders and rerankers of the BGE family.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plugins", help="list loaded plugins and the model classes each registered")
+    p.set_defaults(func=cmd_plugins)
+    p = sub.add_parser("explain", help="show every plugin's claim on a model and which one wins")
+    p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
+    p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
+    p.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""AbsEmbedder: everything embedder families share. A family only loads its model and says
+what one padded batch turns into (``embed_batch``)."""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+
+from .engine.devices import DevicesArg
+from .inputs import as_texts, check_instruction_format, format_instruction, positive_int
+from .model_base import Columns, InferenceModel
+
+
+class AbsEmbedder(InferenceModel):
+    """Base class of every embedder. Arguments and defaults follow FlagEmbedding 1.4.2.
+
+    Families implement :meth:`embed_batch` (forward pass + pooling of one padded batch, giving a
+    ``(batch, dim)`` tensor). Truncation to ``truncate_dim``, L2 normalisation, conversion and
+    ordering are done here for every family.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str],
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: str | None = None,
+        query_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        convert_to_numpy: bool = True,
+        truncate_dim: int | None = None,
+        passage_instruction_for_retrieval: str | None = None,
+        passage_instruction_format: str = "{}{}",
+        trust_remote_code: bool = False,
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, devices=devices,
+            batch_size=batch_size, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs,
+        )
+        self.normalize_embeddings = bool(normalize_embeddings)
+        self.query_instruction_for_retrieval = query_instruction_for_retrieval
+        self.query_instruction_format = check_instruction_format(query_instruction_format, "query_instruction_format")
+        self.passage_instruction_for_retrieval = passage_instruction_for_retrieval
+        self.passage_instruction_format = check_instruction_format(
+            passage_instruction_format, "passage_instruction_format")
+        self.query_max_length = positive_int(query_max_length, "query_max_length")
+        self.passage_max_length = positive_int(passage_max_length, "passage_max_length")
+        self.convert_to_numpy = bool(convert_to_numpy)
+        self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
+
+    # -- what a family provides ------------------------------------------------------------
+    @abstractmethod
+    def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
+        """Forward one padded batch (tensors on the device) and pool it to a ``(batch, dim)`` tensor."""
+
+    def tokenize(self, texts: list[str], max_length: int) -> Columns:
+        """Token ids (and masks) per text, truncated to ``max_length``, unpadded."""
+        encoded = self.tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+        names = getattr(self.tokenizer, "model_input_names", None) or ["input_ids", "attention_mask"]
+        return {key: list(encoded[key]) for key in encoded.keys() if key in names or key == "input_ids"}
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the returned vectors (hidden size, or ``truncate_dim`` when smaller)."""
+        config = getattr(self.model, "config", None)
+        hidden = getattr(config, "hidden_size", None)
+        if hidden is None:
+            raise NotImplementedError(f"{type(self).__name__} must define embedding_dim")
+        return min(hidden, self.truncate_dim) if self.truncate_dim else int(hidden)
+
+    # -- public calls ----------------------------------------------------------------------
+    def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
+                       max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+        """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set."""
+        return self.encode(
+            queries, batch_size=batch_size, max_length=max_length or self.query_max_length,
+            convert_to_numpy=convert_to_numpy, instruction=self.query_instruction_for_retrieval,
+            instruction_format=self.query_instruction_format, **kwargs,
+        )
+
+    def encode_corpus(self, corpus: str | list[str], batch_size: int | None = None,
+                      max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+        """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set."""
+        return self.encode(
+            corpus, batch_size=batch_size, max_length=max_length or self.passage_max_length,
+            convert_to_numpy=convert_to_numpy, instruction=self.passage_instruction_for_retrieval,
+            instruction_format=self.passage_instruction_format, **kwargs,
+        )
+
+    def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
+               convert_to_numpy: bool | None = None, instruction: str | None = None,
+               instruction_format: str | None = None, **kwargs: Any) -> Any:
+        """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``."""
+        texts, single = as_texts(sentences)
+        core, family = self._split_call_options(f"{type(self).__name__}.encode()", kwargs)
+        if instruction is not None:
+            fmt = check_instruction_format(instruction_format or "{}{}", "instruction_format")
+            texts = [format_instruction(fmt, instruction, text) for text in texts]
+        to_numpy = self.convert_to_numpy if convert_to_numpy is None else bool(convert_to_numpy)
+        max_length = positive_int(max_length or self.passage_max_length, "max_length")
+        if not texts:
+            return self._empty(to_numpy)
+        columns = self.tokenize(texts, max_length)
+        outputs, plan = self._run_batched(
+            columns, batch_size or self.batch_size,
+            lambda batch: self._finish(self.embed_batch(batch, **family), to_numpy),
+            desc="Encoding", **core,
+        )
+        return self._merge(outputs, plan.restore, single, to_numpy)
+
+    # -- shared post-processing ------------------------------------------------------------
+    def _finish(self, embeddings: Any, to_numpy: bool) -> Any:
+        import torch
+
+        if self.truncate_dim is not None:
+            embeddings = embeddings[..., : self.truncate_dim]
+        if self.normalize_embeddings:
+            embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
+        if to_numpy:
+            if embeddings.dtype == torch.bfloat16:
+                embeddings = embeddings.float()
+            return embeddings.cpu().numpy()
+        return embeddings
+
+    def _merge(self, outputs: list[Any], restore: np.ndarray, single: bool, to_numpy: bool) -> Any:
+        if to_numpy:
+            merged = np.concatenate(outputs, axis=0)[restore]
+        else:
+            import torch
+
+            merged = torch.cat(outputs, dim=0)[torch.as_tensor(restore, device=outputs[0].device)]
+        return merged[0] if single else merged
+
+    def _empty(self, to_numpy: bool) -> Any:
+        if to_numpy:
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
+        import torch
+
+        return torch.zeros((0, self.embedding_dim), dtype=torch.float32)

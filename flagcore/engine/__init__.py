@@ -1,0 +1,1 @@
+"""The machinery every family shares: devices, precision, padding and batching."""

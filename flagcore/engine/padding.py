@@ -1,0 +1,38 @@
+"""Dynamic padding of tokenized features into tensors."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def pad_features(
+    columns: Mapping[str, Sequence[Sequence[int]]],
+    pad_values: Mapping[str, int],
+    padding_side: str = "right",
+    pad_to_multiple_of: int | None = None,
+):  # type: ignore[no-untyped-def]
+    """Pad each column (``input_ids``, ``attention_mask``, ...) to the longest row; return int64 tensors.
+
+    Columns without an entry in ``pad_values`` are padded with 0.
+    """
+    import torch
+
+    first = next(iter(columns.values()))
+    rows = len(first)
+    width = max((len(r) for r in first), default=0)
+    if pad_to_multiple_of:
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+    out = {}
+    for key, values in columns.items():
+        array = np.full((rows, width), pad_values.get(key, 0), dtype=np.int64)
+        for i, row in enumerate(values):
+            n = len(row)
+            if n:
+                if padding_side == "left":
+                    array[i, width - n:] = row
+                else:
+                    array[i, :n] = row
+        out[key] = torch.from_numpy(array)
+    return out

@@ -1,0 +1,27 @@
+"""Exceptions raised while choosing a model class."""
+
+from __future__ import annotations
+
+
+class ModelResolutionError(ValueError):
+    """No model class could be chosen for a model reference."""
+
+
+class UnknownModelError(ModelResolutionError):
+    """No installed plugin claims the model."""
+
+
+class AmbiguousModelError(ModelResolutionError):
+    """Two different model classes claim the model with the same top score."""
+
+
+class PluginNotInstalledError(ModelResolutionError):
+    """The model belongs to a first-party family whose plugin is not installed."""
+
+
+class UnknownModelClassError(ModelResolutionError):
+    """``model_class=`` names an id that no installed plugin registered."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to import or raised inside a hook; it was skipped."""

@@ -1,0 +1,98 @@
+"""Checking what callers pass in: texts, pairs, instruction formats, keyword arguments."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+
+def as_texts(value: Any, argument: str = "sentences") -> tuple[list[str], bool]:
+    """A list of strings and whether the caller passed one bare string."""
+    if isinstance(value, str):
+        return [value], True
+    if value is None:
+        raise TypeError(f"{argument} is None; pass a string or a list of strings")
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+        raise TypeError(f"{argument} must be a string or a list of strings, not {type(value).__name__}")
+    texts = list(value)
+    for i, item in enumerate(texts):
+        if not isinstance(item, str):
+            raise TypeError(f"{argument}[{i}] is {_describe(item)}; every item must be a string")
+    return texts, False
+
+
+def as_pairs(value: Any, argument: str = "sentence_pairs") -> tuple[list[tuple[str, str]], bool]:
+    """A list of (query, passage) pairs and whether the caller passed a single pair."""
+    if value is None:
+        raise TypeError(f"{argument} is None; pass a (query, passage) pair or a list of pairs")
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+        raise TypeError(f"{argument} must be a (query, passage) pair or a list of pairs, not {_describe(value)}")
+    items = list(value)
+    if items and isinstance(items[0], str):
+        return [_as_pair(items, argument)], True
+    return [_as_pair(item, f"{argument}[{i}]") for i, item in enumerate(items)], False
+
+
+def _as_pair(item: Any, where: str) -> tuple[str, str]:
+    if isinstance(item, (str, bytes, dict)) or not isinstance(item, Iterable):
+        raise TypeError(f"{where} is {_describe(item)}; a pair is a (query, passage) tuple or list of two strings")
+    parts = list(item)
+    if len(parts) != 2:
+        raise ValueError(f"{where} has {len(parts)} element(s); a pair is exactly (query, passage)")
+    for j, part in enumerate(parts):
+        if not isinstance(part, str):
+            role = "query" if j == 0 else "passage"
+            raise TypeError(f"{where} {role} is {_describe(part)}; both query and passage must be strings")
+    return parts[0], parts[1]
+
+
+def _describe(item: Any) -> str:
+    if item is None:
+        return "None"
+    text = repr(item)
+    return f"{type(item).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def format_instruction(instruction_format: str, instruction: str, text: str) -> str:
+    """``instruction_format.format(instruction, text)``, a literal backslash-n meaning a newline."""
+    if "\\n" in instruction_format:
+        instruction_format = instruction_format.replace("\\n", "\n")
+    return instruction_format.format(instruction, text)
+
+
+def check_instruction_format(instruction_format: str, argument: str) -> str:
+    if not isinstance(instruction_format, str):
+        raise TypeError(f"{argument} must be a string like '{{}}{{}}', not {type(instruction_format).__name__}")
+    try:
+        instruction_format.format("", "")
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(
+            f"{argument}={instruction_format!r} is not a format with two '{{}}' fields "
+            f"(instruction, then text): {exc}"
+        ) from None
+    return instruction_format
+
+
+def reject_unknown(where: str, unknown: Iterable[str], accepted: Iterable[str]) -> None:
+    """Raise TypeError for keyword arguments nobody reads, listing the accepted ones."""
+    unknown = sorted(unknown)
+    if not unknown:
+        return
+    accepted = sorted(accepted)
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, accepted, n=1)
+        if close:
+            hints.append(f"{name!r} → did you mean {close[0]!r}?")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    raise TypeError(
+        f"{where} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}{hint}. "
+        f"Accepted: {', '.join(accepted)}."
+    )
+
+
+def positive_int(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,164 @@
+"""What embedders and rerankers share: argument checks, devices, precision, model placement,
+tokenized-feature padding and the batched run."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from abc import ABC
+from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+from .engine.batching import BatchPlan, plan_batches, run_batches
+from .engine.devices import DevicesArg, resolve_devices
+from .engine.padding import pad_features
+from .engine.precision import DtypeName, compute_dtype_name, torch_dtype
+from .inputs import positive_int, reject_unknown
+
+T = TypeVar("T")
+Columns = dict[str, list[list[int]]]
+
+
+class InferenceModel(ABC):
+    """Base of :class:`~flagcore.AbsEmbedder` and :class:`~flagcore.AbsReranker`.
+
+    A family's ``__init__`` calls ``super().__init__(...)`` with the shared arguments, then
+    loads ``self.tokenizer`` and ``self.model`` (in ``self.torch_dtype``). Unknown keyword
+    arguments are rejected here with the list of the accepted ones.
+    """
+
+    #: extra keyword arguments a family's encode/compute_score accepts (forwarded to its batch hook)
+    call_options: ClassVar[frozenset[str]] = frozenset()
+    _core_call_options: ClassVar[frozenset[str]] = frozenset({"pad_to_multiple_of", "show_progress_bar"})
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str],
+        *,
+        use_fp16: bool,
+        use_bf16: bool,
+        devices: DevicesArg,
+        batch_size: int,
+        trust_remote_code: bool,
+        cache_dir: str | None,
+        **kwargs: Any,
+    ) -> None:
+        reject_unknown(f"{type(self).__name__}()", kwargs, self.accepted_arguments())
+        self.model_name_or_path = os.fspath(model_name_or_path)
+        self.use_fp16 = bool(use_fp16)
+        self.use_bf16 = bool(use_bf16)
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.trust_remote_code = bool(trust_remote_code)
+        self.cache_dir = cache_dir
+        self.target_devices = resolve_devices(devices)
+        if len(self.target_devices) > 1:
+            warnings.warn(
+                f"{type(self).__name__}: several devices were given ({self.target_devices}); this version "
+                f"runs every batch on {self.target_devices[0]} only.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.tokenizer: Any = None
+        self.model: Any = None
+        self._placed = False
+
+    @classmethod
+    def accepted_arguments(cls) -> set[str]:
+        """Constructor argument names of this class and every base it forwards ``**kwargs`` to."""
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters.values()
+            names |= {
+                p.name for p in params
+                if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            }
+            if klass is InferenceModel or not any(p.kind == p.VAR_KEYWORD for p in params):
+                break
+        return names
+
+    # -- devices and precision -------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return self.target_devices[0]
+
+    @property
+    def compute_dtype(self) -> DtypeName:
+        """'float32' on a CPU whatever use_fp16/use_bf16 say; otherwise what they ask for."""
+        return compute_dtype_name(self.device, self.use_fp16, self.use_bf16)
+
+    @property
+    def torch_dtype(self):  # type: ignore[no-untyped-def]
+        return torch_dtype(self.compute_dtype)
+
+    def _place_model(self) -> None:
+        """Move the model to its device, in its compute dtype, in eval mode, once."""
+        if self._placed:
+            return
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} has no model: its __init__ must load self.model")
+        if hasattr(self.model, "to"):
+            self.model.to(device=self.device, dtype=self.torch_dtype)
+        if hasattr(self.model, "eval"):
+            self.model.eval()
+        self._placed = True
+
+    # -- tokenized features ----------------------------------------------------------------
+    @property
+    def padding_side(self) -> str:
+        return getattr(self.tokenizer, "padding_side", "right") or "right"
+
+    def pad_values(self) -> Mapping[str, int]:
+        pad_id = getattr(self.tokenizer, "pad_token_id", None)
+        return {
+            "input_ids": pad_id if pad_id is not None else 0,
+            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0) or 0,
+            "attention_mask": 0,
+        }
+
+    def _split_call_options(self, where: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(core options, family options); anything else is rejected."""
+        reject_unknown(where, set(kwargs) - self._core_call_options - self.call_options,
+                       self._core_call_options | self.call_options)
+        core = {k: v for k, v in kwargs.items() if k in self._core_call_options}
+        family = {k: v for k, v in kwargs.items() if k in self.call_options}
+        return core, family
+
+    def _run_batched(
+        self,
+        columns: Columns,
+        batch_size: int,
+        step: Callable[[dict[str, Any]], T],
+        *,
+        desc: str,
+        pad_to_multiple_of: int | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> tuple[list[T], BatchPlan]:
+        """Sort by token count, pad each batch dynamically, run ``step`` on device tensors."""
+        import torch
+
+        batch_size = positive_int(batch_size, "batch_size")
+        self._place_model()
+        lengths: Sequence[int] = [len(ids) for ids in columns["input_ids"]]
+        plan = plan_batches(lengths, batch_size)
+        pad_values, side = self.pad_values(), self.padding_side
+        show = len(lengths) > batch_size if show_progress_bar is None else bool(show_progress_bar)
+
+        def run_one(indices: np.ndarray) -> T:
+            batch = pad_features(
+                {key: [column[i] for i in indices] for key, column in columns.items()},
+                pad_values, side, pad_to_multiple_of,
+            )
+            return step({key: tensor.to(self.device) for key, tensor in batch.items()})
+
+        with torch.inference_mode():
+            results = run_batches(plan, run_one, desc=desc, show_progress=show)
+        return results, plan
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(model_name_or_path={self.model_name_or_path!r}, "
+                f"device={self.device!r}, dtype={self.compute_dtype!r})")

@@ -1,0 +1,196 @@
+"""A cheap look at a model reference: its name and, for a local directory, the files and
+configs that can be read without loading weights. Never touches the network or torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+# A hub id is "name" or "org/name" made of these characters; anything else that is not an
+# existing directory is taken to be a local path.
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
+_LISTING_DEPTH = 2
+
+
+def model_name_from_reference(reference: str) -> str:
+    """FlagEmbedding's basename rule, made tolerant of a trailing slash.
+
+    ``/x/bge-m3`` and ``BAAI/bge-m3`` give ``bge-m3``; ``/x/bge-m3/checkpoint-500`` gives
+    the parent folder's name ``bge-m3``.
+    """
+    ref = reference.strip().replace("\\", "/").rstrip("/")
+    parts = [p for p in ref.split("/") if p]
+    if not parts:
+        return ""
+    name = parts[-1]
+    if name.startswith("checkpoint-") and len(parts) > 1:
+        name = parts[-2]
+    return name
+
+
+def looks_like_hub_id(reference: str) -> bool:
+    return bool(_HUB_ID.match(reference.strip().rstrip("/"))) and not reference.startswith((".", "~"))
+
+
+@dataclass(frozen=True)
+class ModelProbe:
+    """What the resolver and the plugins know about a model before anything is loaded."""
+
+    reference: str
+    name: str
+    local_dir: Path | None
+    config: dict[str, Any] | None = None
+    files: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_reference(cls, reference: str | os.PathLike[str]) -> ModelProbe:
+        if isinstance(reference, os.PathLike):
+            reference = os.fspath(reference)
+        if not isinstance(reference, str):
+            raise TypeError(
+                f"model_name_or_path must be a string or a path, not {type(reference).__name__}"
+            )
+        if not reference.strip():
+            raise ValueError("model_name_or_path is empty; pass a model directory or a hub id such as 'BAAI/bge-m3'")
+        name = model_name_from_reference(reference)
+        path = Path(os.path.expanduser(reference.strip()))
+        if not path.is_dir():
+            return cls(reference=reference, name=name, local_dir=None)
+        files = frozenset(_list_files(path, _LISTING_DEPTH))
+        config = _read_json(path / "config.json") if "config.json" in files else None
+        return cls(reference=reference, name=name, local_dir=path, config=config, files=files)
+
+    # -- where the model is -------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.local_dir is not None
+
+    @property
+    def is_missing_path(self) -> bool:
+        """A reference that can only mean a local path, and nothing is there."""
+        return self.local_dir is None and not looks_like_hub_id(self.reference)
+
+    @property
+    def hub_id(self) -> str | None:
+        if self.local_dir is None and looks_like_hub_id(self.reference):
+            return self.reference.strip().rstrip("/")
+        return None
+
+    # -- config.json ----------------------------------------------------------------------
+    @property
+    def model_type(self) -> str | None:
+        value = (self.config or {}).get("model_type")
+        return value if isinstance(value, str) else None
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        value = (self.config or {}).get("architectures") or ()
+        return tuple(a for a in value if isinstance(a, str)) if isinstance(value, list) else ()
+
+    @property
+    def num_labels(self) -> int | None:
+        config = self.config or {}
+        id2label = config.get("id2label")
+        if isinstance(id2label, dict) and id2label:
+            return len(id2label)
+        value = config.get("num_labels")
+        return value if isinstance(value, int) else None
+
+    @property
+    def auto_map(self) -> dict[str, str]:
+        value = (self.config or {}).get("auto_map")
+        return dict(value) if isinstance(value, dict) else {}
+
+    # -- files ----------------------------------------------------------------------------
+    def has_file(self, *relative_paths: str) -> bool:
+        """True when every one of the given files is in the directory."""
+        return all(p in self.files for p in relative_paths)
+
+    def read_json(self, relative_path: str) -> dict[str, Any] | None:
+        """A JSON file of the directory, or None when absent or unreadable."""
+        if self.local_dir is None or relative_path not in self.files:
+            return None
+        return _read_json(self.local_dir / relative_path)
+
+    @cached_property
+    def sentence_transformers_pooling(self) -> str | None:
+        """'cls', 'mean', 'last_token' (or 'max', ...) from a sentence-transformers pooling module."""
+        config = self.read_json(self._pooling_config_path()) if self._pooling_config_path() else None
+        if not config:
+            return None
+        modes = {
+            "pooling_mode_cls_token": "cls",
+            "pooling_mode_mean_tokens": "mean",
+            "pooling_mode_lasttoken": "last_token",
+            "pooling_mode_max_tokens": "max",
+            "pooling_mode_weightedmean_tokens": "weightedmean",
+            "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+        }
+        chosen = [mode for key, mode in modes.items() if config.get(key)]
+        return chosen[0] if len(chosen) == 1 else None
+
+    def _pooling_config_path(self) -> str | None:
+        modules = self.read_json("modules.json")
+        if isinstance(modules, list):
+            for module in modules:
+                if isinstance(module, dict) and str(module.get("type", "")).endswith("Pooling"):
+                    candidate = f"{str(module.get('path', '')).strip('/')}/config.json"
+                    if candidate in self.files:
+                        return candidate
+        return "1_Pooling/config.json" if "1_Pooling/config.json" in self.files else None
+
+    @property
+    def adapter_base_model(self) -> str | None:
+        config = self.read_json("adapter_config.json") or {}
+        value = config.get("base_model_name_or_path")
+        return value if isinstance(value, str) else None
+
+    def describe(self) -> str:
+        """One paragraph of what was looked at, for error messages."""
+        parts = [f"name {self.name!r} (from {self.reference!r})"]
+        if self.local_dir is None:
+            parts.append("no local directory (only the name can be used; nothing is downloaded to decide)")
+        else:
+            if self.config is None:
+                parts.append(f"directory {str(self.local_dir)!r} has no readable config.json")
+            else:
+                parts.append(
+                    f"config.json model_type={self.model_type!r} architectures={list(self.architectures)}"
+                    f" num_labels={self.num_labels}"
+                )
+            shown = sorted(self.files)
+            more = f" and {len(shown) - 12} more" if len(shown) > 12 else ""
+            parts.append(f"files {shown[:12]}{more}")
+        return "; ".join(parts)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _list_files(root: Path, depth: int) -> list[str]:
+    found: list[str] = []
+    stack: list[tuple[Path, str, int]] = [(root, "", 1)]
+    while stack:
+        folder, prefix, level = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            if entry.is_dir():
+                if level < depth and not entry.name.startswith("."):
+                    stack.append((Path(entry.path), f"{rel}/", level + 1))
+            else:
+                found.append(rel)
+    return found

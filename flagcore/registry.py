@@ -1,0 +1,91 @@
+"""The table of model classes that plugins registered, keyed by (kind, model class id)."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import PluginWarning
+
+Kind = Literal["embedder", "reranker"]
+KINDS: tuple[Kind, ...] = ("embedder", "reranker")
+
+
+@dataclass(frozen=True)
+class ModelClassEntry:
+    """One registered model class. ``target`` is the class or a lazy ``"module:Class"`` reference,
+    so that registering a family imports none of its heavy dependencies."""
+
+    kind: Kind
+    model_class: str
+    target: type | str
+    plugin: str
+    description: str = ""
+
+    def load(self) -> type:
+        if isinstance(self.target, type):
+            cls = self.target
+        else:
+            module_name, _, attr = self.target.partition(":")
+            cls = getattr(importlib.import_module(module_name), attr)
+        from .embedder import AbsEmbedder
+        from .reranker import AbsReranker
+
+        base = AbsEmbedder if self.kind == "embedder" else AbsReranker
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise TypeError(
+                f"plugin {self.plugin!r} registered {self.target!r} as {self.kind} {self.model_class!r}, "
+                f"but it is not a subclass of {base.__name__}"
+            )
+        return cls
+
+
+@dataclass
+class ModelClassRegistry:
+    entries: dict[tuple[Kind, str], ModelClassEntry] = field(default_factory=dict)
+
+    def get(self, kind: Kind, model_class: str) -> ModelClassEntry | None:
+        return self.entries.get((kind, model_class))
+
+    def ids(self, kind: Kind) -> list[str]:
+        return sorted(mc for k, mc in self.entries if k == kind)
+
+    def by_plugin(self, plugin: str) -> list[ModelClassEntry]:
+        return [e for e in self.entries.values() if e.plugin == plugin]
+
+    def add(self, entry: ModelClassEntry) -> None:
+        key = (entry.kind, entry.model_class)
+        existing = self.entries.get(key)
+        if existing is not None and existing.plugin != entry.plugin:
+            warnings.warn(
+                f"{entry.kind} model class {entry.model_class!r} is registered by both plugin "
+                f"{existing.plugin!r} and plugin {entry.plugin!r}; keeping {existing.plugin!r}'s. "
+                "Block one of them with FLAGCORE_LOAD_PLUGINS.",
+                PluginWarning,
+                stacklevel=2,
+            )
+            return
+        self.entries[key] = entry
+
+
+class ModelClassRegistrar:
+    """Handed to a plugin's ``register_model_classes`` hook; records what that plugin adds."""
+
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self.added: list[ModelClassEntry] = []
+
+    def add_embedder(self, model_class: str, target: type | str, *, description: str = "") -> None:
+        self._add("embedder", model_class, target, description)
+
+    def add_reranker(self, model_class: str, target: type | str, *, description: str = "") -> None:
+        self._add("reranker", model_class, target, description)
+
+    def _add(self, kind: Kind, model_class: str, target: type | str, description: str) -> None:
+        if not isinstance(model_class, str) or not model_class:
+            raise ValueError(f"model class id must be a non-empty string, got {model_class!r}")
+        if not isinstance(target, type) and not (isinstance(target, str) and ":" in target):
+            raise TypeError(f"register a class or a 'module:Class' string, not {target!r}")
+        self.added.append(ModelClassEntry(kind, model_class, target, self.plugin, description))

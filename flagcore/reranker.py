@@ -1,0 +1,103 @@
+"""AbsReranker: everything reranker families share. A family only builds the token ids of a
+(query, passage) pair and says what one padded batch scores (``score_batch``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import abstractmethod
+from typing import Any
+
+from .engine.devices import DevicesArg
+from .inputs import as_pairs, check_instruction_format, format_instruction, positive_int
+from .model_base import Columns, InferenceModel
+
+
+class AbsReranker(InferenceModel):
+    """Base class of every reranker. Arguments and defaults follow FlagEmbedding 1.4.2.
+
+    ``compute_score`` always returns a list of floats, also for a single pair.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str],
+        use_fp16: bool = False,
+        query_instruction_for_rerank: str | None = None,
+        query_instruction_format: str = "{}{}",
+        passage_instruction_for_rerank: str | None = None,
+        passage_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        batch_size: int = 128,
+        query_max_length: int | None = None,
+        max_length: int = 512,
+        normalize: bool = False,
+        use_bf16: bool = False,
+        trust_remote_code: bool = False,
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, devices=devices,
+            batch_size=batch_size, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs,
+        )
+        self.query_instruction_for_rerank = query_instruction_for_rerank
+        self.query_instruction_format = check_instruction_format(query_instruction_format, "query_instruction_format")
+        self.passage_instruction_for_rerank = passage_instruction_for_rerank
+        self.passage_instruction_format = check_instruction_format(
+            passage_instruction_format, "passage_instruction_format")
+        self.query_max_length = None if query_max_length is None else positive_int(query_max_length, "query_max_length")
+        self.max_length = positive_int(max_length, "max_length")
+        self.normalize = bool(normalize)
+
+    # -- what a family provides ------------------------------------------------------------
+    @abstractmethod
+    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int) -> Columns:
+        """Model-ready token ids (and masks) of each pair, unpadded."""
+
+    @abstractmethod
+    def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
+        """Forward one padded batch (tensors on the device) to a ``(batch,)`` tensor of scores."""
+
+    # -- public call -----------------------------------------------------------------------
+    def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, query_max_length: int | None = None,
+                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> list[float]:
+        """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``."""
+        pairs, _ = as_pairs(sentence_pairs)
+        core, family = self._split_call_options(f"{type(self).__name__}.compute_score()", kwargs)
+        max_length = positive_int(max_length or self.max_length, "max_length")
+        query_max_length = positive_int(
+            query_max_length or self.query_max_length or max_length * 3 // 4, "query_max_length")
+        normalize = self.normalize if normalize is None else bool(normalize)
+        if not pairs:
+            return []
+        columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length)
+        outputs, plan = self._run_batched(
+            columns, batch_size or self.batch_size,
+            lambda batch: self.score_batch(batch, **family).float().reshape(-1).cpu().tolist(),
+            desc="Scoring", **core,
+        )
+        ran = [score for batch_scores in outputs for score in batch_scores]
+        scores = [float(ran[i]) for i in plan.restore]
+        if normalize:
+            scores = [_sigmoid(s) for s in scores]
+        return scores
+
+    def _with_instructions(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        q_ins, p_ins = self.query_instruction_for_rerank, self.passage_instruction_for_rerank
+        if q_ins is None and p_ins is None:
+            return pairs
+        return [
+            (
+                format_instruction(self.query_instruction_format, q_ins, q) if q_ins is not None else q,
+                format_instruction(self.passage_instruction_format, p_ins, p) if p_ins is not None else p,
+            )
+            for q, p in pairs
+        ]
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)

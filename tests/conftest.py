@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from flagcore.plugins import LOAD_PLUGINS_ENV, host
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugin_host():
+    """Every test starts from a plugin host that has not read the entry points yet."""
+    host.reset()
+    yield
+    host.reset()
+
+
+@pytest.fixture
+def no_installed_plugins(monkeypatch):
+    """Only in-process plugins: installed families must not change what a core test sees."""
+    monkeypatch.setenv(LOAD_PLUGINS_ENV, "")
+    host.reset()
+
+
+@pytest.fixture
+def fake_family(no_installed_plugins):
+    from fakes import FakeFamily
+
+    from flagcore import plugin_registered
+
+    with plugin_registered(FakeFamily()) as name:
+        yield name

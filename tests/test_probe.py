@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flagcore import ModelProbe
+from flagcore.probe import model_name_from_reference
+
+
+@pytest.mark.parametrize(
+    ("reference", "name"),
+    [
+        ("/models/bge-small-en-v1.5", "bge-small-en-v1.5"),
+        ("/models/bge-small-en-v1.5/", "bge-small-en-v1.5"),
+        ("/models/bge-small-en-v1.5//", "bge-small-en-v1.5"),
+        ("BAAI/bge-m3", "bge-m3"),
+        ("bge-m3", "bge-m3"),
+        ("/runs/bge-base-en-v1.5/checkpoint-100", "bge-base-en-v1.5"),
+        ("/runs/bge-base-en-v1.5/checkpoint-100/", "bge-base-en-v1.5"),
+        ("/runs/myrun/checkpoint-500", "myrun"),
+        ("checkpoint-7", "checkpoint-7"),
+        ("C:\\models\\bge-m3", "bge-m3"),
+        ("/models/BGE-M3", "BGE-M3"),
+    ],
+)
+def test_name_rules(reference, name):
+    assert model_name_from_reference(reference) == name
+    assert ModelProbe.from_reference(reference).name == name
+
+
+def test_hub_id_and_missing_paths():
+    hub = ModelProbe.from_reference("BAAI/bge-m3")
+    assert hub.hub_id == "BAAI/bge-m3" and not hub.is_local and not hub.is_missing_path
+    assert ModelProbe.from_reference("bge-m3").hub_id == "bge-m3"
+    for reference in ("/no/such/dir/bge-m3", "./missing/bge-m3", "a/b/c"):
+        probe = ModelProbe.from_reference(reference)
+        assert probe.is_missing_path and probe.hub_id is None
+
+
+@pytest.mark.parametrize("bad", ["", "   "])
+def test_empty_reference_is_rejected(bad):
+    with pytest.raises(ValueError, match="empty"):
+        ModelProbe.from_reference(bad)
+
+
+def test_non_string_reference_is_rejected():
+    with pytest.raises(TypeError, match="string or a path"):
+        ModelProbe.from_reference(42)  # type: ignore[arg-type]
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+
+
+def test_local_directory_config_and_files(tmp_path):
+    model = tmp_path / "bge-reranker-v2-m3"
+    write(model / "config.json", {
+        "model_type": "xlm-roberta",
+        "architectures": ["XLMRobertaForSequenceClassification"],
+        "id2label": {"0": "LABEL_0"},
+        "auto_map": {"AutoModel": "modeling.Custom"},
+    })
+    write(model / "colbert_linear.pt", "x")
+    write(model / "1_Pooling" / "config.json", {"pooling_mode_mean_tokens": True})
+    write(model / "adapter_config.json", {"base_model_name_or_path": "BAAI/bge-m3"})
+    write(model / "a" / "b" / "too_deep.txt", "x")
+    probe = ModelProbe.from_reference(model)
+    assert probe.is_local and probe.local_dir == model
+    assert probe.name == "bge-reranker-v2-m3"
+    assert probe.model_type == "xlm-roberta"
+    assert probe.architectures == ("XLMRobertaForSequenceClassification",)
+    assert probe.num_labels == 1
+    assert probe.auto_map == {"AutoModel": "modeling.Custom"}
+    assert probe.has_file("colbert_linear.pt") and not probe.has_file("colbert_linear.pt", "sparse_linear.pt")
+    assert "1_Pooling/config.json" in probe.files
+    assert "a/b/too_deep.txt" not in probe.files  # the listing stops two levels down
+    assert probe.sentence_transformers_pooling == "mean"
+    assert probe.adapter_base_model == "BAAI/bge-m3"
+    assert "xlm-roberta" in probe.describe()
+
+
+def test_checkpoint_directory_takes_parent_name(tmp_path):
+    ckpt = tmp_path / "bge-base-en-v1.5" / "checkpoint-100"
+    write(ckpt / "config.json", {"model_type": "bert"})
+    probe = ModelProbe.from_reference(str(ckpt) + "/")
+    assert probe.name == "bge-base-en-v1.5" and probe.model_type == "bert"
+
+
+def test_num_labels_from_plain_field_and_broken_config(tmp_path):
+    write(tmp_path / "m" / "config.json", {"num_labels": 3})
+    assert ModelProbe.from_reference(tmp_path / "m").num_labels == 3
+    write(tmp_path / "broken" / "config.json", "{not json")
+    probe = ModelProbe.from_reference(tmp_path / "broken")
+    assert probe.config is None and probe.model_type is None and probe.architectures == ()
+    assert "no readable config.json" in probe.describe()
+
+
+def test_pooling_module_found_through_modules_json(tmp_path):
+    model = tmp_path / "st-model"
+    write(model / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "pool", "type": "sentence_transformers.models.Pooling"},
+    ])
+    write(model / "pool" / "config.json", {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    assert ModelProbe.from_reference(model).sentence_transformers_pooling == "cls"
+    write(model / "pool" / "config.json", {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True})
+    assert ModelProbe.from_reference(model).sentence_transformers_pooling is None  # ambiguous
