@@ -101,7 +101,7 @@ class AbsEmbedder(InferenceModel):
                instruction_format: str | None = None, **kwargs: Any) -> Any:
         """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``."""
         texts, single = as_texts(sentences)
-        core, family = self._split_call_options(f"{type(self).__name__}.encode()", kwargs)
+        core, family = self._split_call_options(self.encode, kwargs)
         if instruction is not None:
             fmt = check_instruction_format(instruction_format or "{}{}", "instruction_format")
             texts = [format_instruction(fmt, instruction, text) for text in texts]

@@ -64,13 +64,17 @@ def format_instruction(instruction_format: str, instruction: str, text: str) -> 
 def check_instruction_format(instruction_format: str, argument: str) -> str:
     if not isinstance(instruction_format, str):
         raise TypeError(f"{argument} must be a string like '{{}}{{}}', not {type(instruction_format).__name__}")
+    problem = None
     try:
-        instruction_format.format("", "")
+        if "\x01text" not in instruction_format.format("\x00instruction", "\x01text"):
+            problem = "it drops the text"
     except (IndexError, KeyError, ValueError) as exc:
+        problem = str(exc)
+    if problem:
         raise ValueError(
             f"{argument}={instruction_format!r} is not a format with two '{{}}' fields "
-            f"(instruction, then text): {exc}"
-        ) from None
+            f"(instruction, then text): {problem}"
+        )
     return instruction_format
 
 

@@ -120,10 +120,17 @@ class InferenceModel(ABC):
             "attention_mask": 0,
         }
 
-    def _split_call_options(self, where: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(core options, family options); anything else is rejected."""
-        reject_unknown(where, set(kwargs) - self._core_call_options - self.call_options,
-                       self._core_call_options | self.call_options)
+    def _split_call_options(
+        self, method: Callable[..., Any], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(core options, family options) of a call; anything else is rejected."""
+        known = self._core_call_options | self.call_options
+        if set(kwargs) - known:
+            named = {
+                p.name for p in inspect.signature(method).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in ("sentences", "sentence_pairs")
+            }
+            reject_unknown(f"{type(self).__name__}.{method.__name__}()", set(kwargs) - known, known | named)
         core = {k: v for k, v in kwargs.items() if k in self._core_call_options}
         family = {k: v for k, v in kwargs.items() if k in self.call_options}
         return core, family

@@ -64,7 +64,7 @@ class AbsReranker(InferenceModel):
                       max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> list[float]:
         """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``."""
         pairs, _ = as_pairs(sentence_pairs)
-        core, family = self._split_call_options(f"{type(self).__name__}.compute_score()", kwargs)
+        core, family = self._split_call_options(self.compute_score, kwargs)
         max_length = positive_int(max_length or self.max_length, "max_length")
         query_max_length = positive_int(
             query_max_length or self.query_max_length or max_length * 3 // 4, "query_max_length")
