@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from enum import Enum
-from typing import Any, List, NoReturn, Optional, Union
+from typing import Any, List, NoReturn, Union
 
 from .embedder import AbsEmbedder
 from .enums import EmbedderModelClass, RerankerModelClass
@@ -60,16 +60,16 @@ class FlagAutoModel:
     def from_finetuned(
         cls,
         model_name_or_path: str,
-        model_class: Optional[Union[str, EmbedderModelClass]] = None,
+        model_class: Union[str, EmbedderModelClass] | None = None,
         normalize_embeddings: bool = True,
         use_fp16: bool = True,
         use_bf16: bool = False,
-        query_instruction_for_retrieval: Optional[str] = None,
-        devices: Optional[Union[str, int, List[str], List[int]]] = None,
-        pooling_method: Optional[str] = None,
-        trust_remote_code: Optional[bool] = None,
-        query_instruction_format: Optional[str] = None,
-        truncate_dim: Optional[int] = None,
+        query_instruction_for_retrieval: str | None = None,
+        devices: Union[str, int, List[str], List[int]] | None = None,
+        pooling_method: str | None = None,
+        trust_remote_code: bool | None = None,
+        query_instruction_format: str | None = None,
+        truncate_dim: int | None = None,
         **kwargs: Any,
     ) -> AbsEmbedder:
         """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it."""
@@ -95,11 +95,14 @@ class FlagAutoReranker:
     def from_finetuned(
         cls,
         model_name_or_path: str,
-        model_class: Optional[Union[str, RerankerModelClass]] = None,
+        model_class: Union[str, RerankerModelClass] | None = None,
         use_fp16: bool = False,
-        trust_remote_code: Optional[bool] = None,
+        trust_remote_code: bool | None = None,
         **kwargs: Any,
     ) -> AbsReranker:
-        """Resolve ``model_name_or_path`` to a reranker class (``flagcore explain --kind reranker`` shows why) and build it."""
+        """Resolve ``model_name_or_path`` to a reranker class and build it.
+
+        ``flagcore explain --kind reranker NAME`` shows why a class was chosen.
+        """
         explicit = dict(use_fp16=use_fp16, trust_remote_code=trust_remote_code, **kwargs)
         return _build("reranker", model_name_or_path, model_class, explicit)

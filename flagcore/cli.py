@@ -16,9 +16,9 @@ from .resolve import explain, resolve
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line.rstrip(), "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(out)
 
 
@@ -53,7 +53,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ModelResolutionError as exc:
         print(f"\nResult: {exc}")
         return 1
-    print(f"\nResult: {chosen.model_class} ({chosen.entry.target if isinstance(chosen.entry.target, str) else chosen.entry.target.__name__})")
+    target = chosen.entry.target
+    print(f"\nResult: {chosen.model_class} ({target if isinstance(target, str) else target.__qualname__})")
     known = known_model(probe.name, args.kind)
     if known is not None and known.model_class != chosen.model_class:
         print(f"Note: FlagEmbedding maps {probe.name!r} to {known.model_class}.")

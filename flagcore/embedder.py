@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, format_instruction, positive_int
 from .model_base import Columns, InferenceModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class AbsEmbedder(InferenceModel):
@@ -132,6 +133,8 @@ class AbsEmbedder(InferenceModel):
         return embeddings
 
     def _merge(self, outputs: list[Any], restore: np.ndarray, single: bool, to_numpy: bool) -> Any:
+        import numpy as np
+
         if to_numpy:
             merged = np.concatenate(outputs, axis=0)[restore]
         else:
@@ -142,6 +145,8 @@ class AbsEmbedder(InferenceModel):
 
     def _empty(self, to_numpy: bool) -> Any:
         if to_numpy:
+            import numpy as np
+
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
         import torch
 

@@ -17,7 +17,7 @@ hookimpl = pluggy.HookimplMarker("flagcore")
 
 @hookspec
 def register_model_classes(register: ModelClassRegistrar) -> None:
-    """Register embedder and reranker classes under model class ids with ``register.add_embedder`` / ``add_reranker``."""
+    """Register embedder and reranker classes under ids: ``register.add_embedder`` / ``add_reranker``."""
 
 
 @hookspec

@@ -7,9 +7,7 @@ import inspect
 import os
 import warnings
 from abc import ABC
-from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from .engine.batching import BatchPlan, plan_batches, run_batches
 from .engine.devices import DevicesArg, resolve_devices
@@ -17,11 +15,14 @@ from .engine.padding import pad_features
 from .engine.precision import DtypeName, compute_dtype_name, torch_dtype
 from .inputs import positive_int, reject_unknown
 
+if TYPE_CHECKING:
+    import numpy as np
+
 T = TypeVar("T")
 Columns = dict[str, list[list[int]]]
 
 
-class InferenceModel(ABC):
+class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     """Base of :class:`~flagcore.AbsEmbedder` and :class:`~flagcore.AbsReranker`.
 
     A family's ``__init__`` calls ``super().__init__(...)`` with the shared arguments, then

@@ -18,7 +18,8 @@ from .errors import (
     UnknownModelError,
 )
 from .known_models import Kind, extra_for_model_class, install_hint, known_model
-from .plugins import PluginHost, _warn, host as default_host
+from .plugins import PluginHost, _warn
+from .plugins import host as default_host
 from .probe import ModelProbe
 from .registry import KINDS, ModelClassEntry
 
@@ -90,7 +91,10 @@ def resolve(
     """Pick the model class for a model, or raise a :class:`~flagcore.errors.ModelResolutionError`."""
     kind = _check_kind(kind)
     host = host or default_host
-    probe = model_name_or_path if isinstance(model_name_or_path, ModelProbe) else ModelProbe.from_reference(model_name_or_path)
+    probe = (
+        model_name_or_path if isinstance(model_name_or_path, ModelProbe)
+        else ModelProbe.from_reference(model_name_or_path)
+    )
     claims = collect_claims(probe, kind, host)
     if model_class is not None:
         return _resolve_explicit(probe, kind, model_class_id(model_class), claims, host)

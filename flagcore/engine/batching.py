@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -20,12 +21,16 @@ class BatchPlan:
     @property
     def restore(self) -> np.ndarray:
         """Positions that map run order back to input order: ``ran[plan.restore]``."""
+        import numpy as np
+
         inverse = np.empty_like(self.order)
         inverse[self.order] = np.arange(len(self.order))
         return inverse
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> BatchPlan:
+    import numpy as np
+
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import numpy as np
-
 
 def pad_features(
     columns: Mapping[str, Sequence[Sequence[int]]],
@@ -17,6 +15,7 @@ def pad_features(
 
     Columns without an entry in ``pad_values`` are padded with 0.
     """
+    import numpy as np
     import torch
 
     first = next(iter(columns.values()))
