@@ -1,0 +1,91 @@
+"""Which models this family claims, how strongly, and with which defaults.
+
+Names follow FlagEmbedding 1.4.2's tables exactly (pooling, query instruction format, whether the model
+needs its repository's code). Beyond the names, local directories are recognised from config.json and
+their sentence-transformers files.
+"""
+
+from __future__ import annotations
+
+from flagcore import Claim, Evidence
+from flagcore.known_models import names_for
+
+MODEL_CLASS = "encoder-only-base"
+
+# FlagEmbedding's AUTO_EMBEDDER_MAPPING, where it differs from CLS pooling / "{}{}" / no remote code.
+MEAN_POOLED = frozenset({
+    "e5-large-v2", "e5-base-v2", "e5-small-v2", "multilingual-e5-large-instruct",
+    "multilingual-e5-large", "multilingual-e5-base", "multilingual-e5-small",
+    "e5-large", "e5-base", "e5-small", "gte-large", "gte-base", "gte-small",
+})
+QUERY_FORMATS = {"multilingual-e5-large-instruct": "Instruct: {}\nQuery: {}"}
+NEEDS_REMOTE_CODE = frozenset({
+    "gte-multilingual-base", "gte-large-en-v1.5", "gte-base-en-v1.5",
+    # rerankers that ship their own modelling code (FlagEmbedding's table leaves this False, and fails)
+    "jina-reranker-v2-base-multilingual", "gte-multilingual-reranker-base", "jina-reranker-v1-turbo-en",
+})
+
+# config.json model_type values of encoder-only transformers that AutoModel / AutoModelForSequenceClassification load
+ENCODER_MODEL_TYPES = frozenset({
+    "bert", "roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "distilbert", "electra", "mpnet",
+    "deberta", "deberta-v2", "albert", "ernie", "nezha", "modernbert", "megatron-bert", "luke", "xlm",
+    "new", "nomic_bert", "jina_bert", "bert-generation", "roformer", "esm",
+})
+M3_HEAD_FILES = ("colbert_linear.pt", "sparse_linear.pt")
+SUPPORTED_POOLING = ("cls", "mean")
+
+
+def embedder_defaults(name: str) -> dict:
+    defaults = {
+        "pooling_method": "mean" if name in MEAN_POOLED else "cls",
+        "query_instruction_format": QUERY_FORMATS.get(name, "{}{}"),
+    }
+    if name in NEEDS_REMOTE_CODE:
+        defaults["trust_remote_code"] = True
+    return defaults
+
+
+def _is_classifier(probe) -> bool:
+    return any(a.endswith("ForSequenceClassification") for a in probe.architectures)
+
+
+def _is_encoder(probe) -> bool:
+    return probe.model_type in ENCODER_MODEL_TYPES
+
+
+def _remote_code_defaults(probe) -> dict:
+    return {"trust_remote_code": True} if probe.auto_map else {}
+
+
+def embedder_claim(probe) -> Claim | None:
+    if probe.name in names_for("embedder", MODEL_CLASS):
+        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
+                     embedder_defaults(probe.name))
+    if not probe.is_local or not _is_encoder(probe) or _is_classifier(probe):
+        return None
+    st_pooling = probe.sentence_transformers_pooling
+    if st_pooling is not None and st_pooling not in SUPPORTED_POOLING:
+        return None  # e.g. max pooling: claiming it with CLS would give silently different vectors
+    pooling = st_pooling or "cls"
+    source = "sentence-transformers pooling config" if st_pooling else "no pooling config, BGE default"
+    defaults = {"pooling_method": pooling, **_remote_code_defaults(probe)}
+    if probe.has_file(*M3_HEAD_FILES):
+        return Claim(MODEL_CLASS, Evidence.ARCHITECTURE,
+                     f"encoder config ({probe.model_type}) with M3 head files; dense output only, "
+                     f"the M3 family claims it higher; {pooling} pooling ({source})", defaults)
+    return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 10,
+                 f"encoder config ({probe.model_type}, {', '.join(probe.architectures) or 'no architectures'}); "
+                 f"{pooling} pooling ({source})", defaults)
+
+
+def reranker_claim(probe) -> Claim | None:
+    if probe.name in names_for("reranker", MODEL_CLASS):
+        defaults = {"trust_remote_code": True} if probe.name in NEEDS_REMOTE_CODE else {}
+        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table", defaults)
+    if not probe.is_local or not _is_encoder(probe) or not _is_classifier(probe):
+        return None
+    if probe.num_labels != 1:
+        return None  # several labels (transformers' default is 2) is a classifier, not a relevance scorer
+    return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 10,
+                 f"{', '.join(probe.architectures)} with one label: a cross-encoder",
+                 _remote_code_defaults(probe))

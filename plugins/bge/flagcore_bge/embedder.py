@@ -1,0 +1,36 @@
+"""EncoderEmbedder (``encoder-only-base``): FlagEmbedding's FlagModel on the shared machinery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flagcore import AbsEmbedder
+
+from .claims import SUPPORTED_POOLING
+from .loading import check_local_model, load_encoder, load_tokenizer
+
+
+class EncoderEmbedder(AbsEmbedder):
+    """A BERT-like encoder pooled by its CLS token or the mean of its tokens, then L2-normalised."""
+
+    DEFAULT_POOLING_METHOD = "cls"
+
+    def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
+        super().__init__(model_name_or_path, **kwargs)
+        if pooling_method not in SUPPORTED_POOLING:
+            raise ValueError(f"pooling_method={pooling_method!r} is not supported by encoder-only-base; "
+                             f"use one of {', '.join(SUPPORTED_POOLING)}")
+        self.pooling_method = pooling_method
+        check_local_model(self.model_name_or_path)
+        self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
+                                        cache_dir=self.cache_dir)
+        self.model = load_encoder("AutoModel", self.model_name_or_path, dtype=self.torch_dtype,
+                                  trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir)
+
+    def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
+        hidden = self.model(**batch, return_dict=True).last_hidden_state
+        if self.pooling_method == "cls":
+            return hidden[:, 0]
+        mask = batch["attention_mask"]
+        summed = (hidden * mask.unsqueeze(-1).float()).sum(dim=1)
+        return summed / mask.sum(dim=1, keepdim=True).float()

@@ -1,0 +1,46 @@
+"""Loading a tokenizer and an encoder, with errors that name what is missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json",
+                   "tokenizer.model")
+
+
+def check_local_model(path: str) -> None:
+    """For a local directory, fail early naming the missing file instead of deep inside transformers."""
+    folder = Path(os.path.expanduser(path))
+    if not folder.is_dir():
+        return  # a hub id: transformers resolves it (from the local cache, or the hub if allowed)
+    present = {p.name for p in folder.iterdir()}
+    if "config.json" not in present:
+        raise FileNotFoundError(f"{folder} has no config.json; a model directory needs config.json, weights "
+                                "and tokenizer files (as written by save_pretrained)")
+    if not present.intersection(WEIGHT_FILES):
+        raise FileNotFoundError(f"{folder} has no weights: expected one of {', '.join(WEIGHT_FILES)}")
+    if not present.intersection(TOKENIZER_FILES):
+        raise FileNotFoundError(f"{folder} has no tokenizer files: expected one of {', '.join(TOKENIZER_FILES)}")
+
+
+def load_tokenizer(path: str, *, trust_remote_code: bool, cache_dir: str | None) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
+
+
+def load_encoder(auto_class_name: str, path: str, *, dtype: Any, trust_remote_code: bool,
+                 cache_dir: str | None) -> Any:
+    """``AutoModel`` / ``AutoModelForSequenceClassification`` with an explicit dtype (transformers 5 would
+    otherwise keep the checkpoint's dtype, e.g. fp16 weights on a CPU)."""
+    import transformers
+
+    auto_class = getattr(transformers, auto_class_name)
+    folder = Path(os.path.expanduser(path))
+    use_safetensors = True if (folder / "model.safetensors").exists() or (
+        folder / "model.safetensors.index.json").exists() else None
+    return auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, cache_dir=cache_dir,
+                                      use_safetensors=use_safetensors)

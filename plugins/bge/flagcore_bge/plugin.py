@@ -1,0 +1,27 @@
+"""The hooks flagcore calls. Light: model classes are registered by reference."""
+
+from __future__ import annotations
+
+from flagcore import hookimpl
+
+from .claims import embedder_claim, reranker_claim
+
+MODEL_CLASS = "encoder-only-base"
+
+
+@hookimpl
+def register_model_classes(register):
+    register.add_embedder(MODEL_CLASS, "flagcore_bge.embedder:EncoderEmbedder",
+                          description="encoder-only embedder, CLS or mean pooling (FlagModel)")
+    register.add_reranker(MODEL_CLASS, "flagcore_bge.reranker:CrossEncoderReranker",
+                          description="cross-encoder reranker, one logit per pair (FlagReranker)")
+
+
+@hookimpl
+def claim_embedder(probe):
+    return embedder_claim(probe)
+
+
+@hookimpl
+def claim_reranker(probe):
+    return reranker_claim(probe)

@@ -1,0 +1,50 @@
+"""CrossEncoderReranker (``encoder-only-base``): FlagEmbedding's FlagReranker on the shared machinery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flagcore import AbsReranker
+
+from .loading import check_local_model, load_encoder, load_tokenizer
+from .pair_template import PairTemplate
+
+
+class CrossEncoderReranker(AbsReranker):
+    """Scores a (query, passage) pair with the single logit of a sequence-classification encoder.
+
+    Query and passage are tokenised separately without special tokens (the query truncated to
+    ``query_max_length``), then joined with the model's own pair template, the passage trimmed so the
+    pair fits ``max_length``.
+    """
+
+    def __init__(self, model_name_or_path: str, **kwargs: Any) -> None:
+        super().__init__(model_name_or_path, **kwargs)
+        check_local_model(self.model_name_or_path)
+        self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
+                                        cache_dir=self.cache_dir)
+        self.model = load_encoder("AutoModelForSequenceClassification", self.model_name_or_path,
+                                  dtype=self.torch_dtype, trust_remote_code=self.trust_remote_code,
+                                  cache_dir=self.cache_dir)
+        labels = self.model.config.num_labels
+        if labels != 1:
+            raise ValueError(f"{self.model_name_or_path} has {labels} output labels; a cross-encoder reranker "
+                             "needs a single relevance logit (num_labels=1)")
+        self.template = PairTemplate.of(self.tokenizer)
+        self._with_types = "token_type_ids" in (self.tokenizer.model_input_names or [])
+
+    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int
+                       ) -> dict[str, list[list[int]]]:
+        queries = self.tokenizer([q for q, _ in pairs], add_special_tokens=False, truncation=True,
+                                 max_length=query_max_length)["input_ids"]
+        passages = self.tokenizer([p for _, p in pairs], add_special_tokens=False, truncation=True,
+                                  max_length=max_length)["input_ids"]
+        side = getattr(self.tokenizer, "truncation_side", "right")
+        built = [self.template.build(q, p, max_length, side) for q, p in zip(queries, passages, strict=True)]
+        columns = {"input_ids": [ids for ids, _ in built], "attention_mask": [[1] * len(ids) for ids, _ in built]}
+        if self._with_types:
+            columns["token_type_ids"] = [types for _, types in built]
+        return columns
+
+    def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
+        return self.model(**batch, return_dict=True).logits.view(-1)
