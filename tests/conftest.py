@@ -28,3 +28,13 @@ def fake_family(no_installed_plugins):
 
     with plugin_registered(FakeFamily()) as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """The deterministic tiny BERT / XLM-R models of tests/parity/tiny_models.py, plus the real MiniLM."""
+    from parity.tiny_models import build, minilm_dir
+
+    models = build(tmp_path_factory.mktemp("tiny-models"))
+    models["minilm"] = minilm_dir()
+    return models
