@@ -34,8 +34,14 @@ def load_tokenizer(path: str, *, trust_remote_code: bool, cache_dir: str | None)
     return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
 
 
+def load_config(path: str, *, trust_remote_code: bool, cache_dir: str | None) -> Any:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
+
+
 def load_encoder(auto_class_name: str, path: str, *, dtype: Any, trust_remote_code: bool,
-                 cache_dir: str | None) -> Any:
+                 cache_dir: str | None, **extra: Any) -> Any:
     """``AutoModel`` / ``AutoModelForSequenceClassification`` with an explicit dtype (transformers 5 would
     otherwise keep the checkpoint's dtype, e.g. fp16 weights on a CPU)."""
     import transformers
@@ -45,4 +51,4 @@ def load_encoder(auto_class_name: str, path: str, *, dtype: Any, trust_remote_co
     use_safetensors = True if (folder / "model.safetensors").exists() or (
         folder / "model.safetensors.index.json").exists() else None
     return auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, cache_dir=cache_dir,
-                                      use_safetensors=use_safetensors)
+                                      use_safetensors=use_safetensors, **extra)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flagcore import AbsReranker
 
-from .loading import check_local_model, load_encoder, load_tokenizer
+from .loading import check_local_model, load_config, load_encoder, load_tokenizer
 from .pair_template import PairTemplate
 
 
@@ -23,13 +23,14 @@ class CrossEncoderReranker(AbsReranker):
         check_local_model(self.model_name_or_path)
         self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
                                         cache_dir=self.cache_dir)
+        config = load_config(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
+                             cache_dir=self.cache_dir)
+        if config.num_labels != 1:
+            raise ValueError(f"{self.model_name_or_path} has {config.num_labels} output labels; a cross-encoder "
+                             "reranker needs a single relevance logit (num_labels=1)")
         self.model = load_encoder("AutoModelForSequenceClassification", self.model_name_or_path,
                                   dtype=self.torch_dtype, trust_remote_code=self.trust_remote_code,
-                                  cache_dir=self.cache_dir)
-        labels = self.model.config.num_labels
-        if labels != 1:
-            raise ValueError(f"{self.model_name_or_path} has {labels} output labels; a cross-encoder reranker "
-                             "needs a single relevance logit (num_labels=1)")
+                                  cache_dir=self.cache_dir, config=config)
         self.template = PairTemplate.of(self.tokenizer)
         self._with_types = "token_type_ids" in (self.tokenizer.model_input_names or [])
 
