@@ -128,3 +128,24 @@ class FakeFamily:
         if probe.name.startswith("fake-"):
             return Claim("fake-reranker", Evidence.NAME, "name starts with 'fake-'")
         return None
+
+
+class OneClassPlugin:
+    """A plugin registering one embedder class and claiming models (all, or those ``when`` accepts) for it."""
+
+    def __init__(self, name, model_class, score=Evidence.NAME, defaults=None, *, cls=FakeEmbedder, register=True,
+                 when=None):
+        self.__name__ = name
+        self.model_class, self.score, self.defaults = model_class, score, defaults or {}
+        self.cls, self.register, self.when = cls, register, when
+
+    @hookimpl
+    def register_model_classes(self, register):
+        if self.register:
+            register.add_embedder(self.model_class, self.cls)
+
+    @hookimpl
+    def claim_embedder(self, probe):
+        if self.when is not None and not self.when(probe):
+            return None
+        return Claim(self.model_class, self.score, f"{self.__name__} claims it", self.defaults)

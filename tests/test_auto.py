@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 import pytest
-from fakes import FakeEmbedder, FakeReranker
+from fakes import FakeEmbedder, FakeReranker, OneClassPlugin
 
 from flagcore import (
     AbsEmbedder,
@@ -89,20 +89,9 @@ def test_not_installed_family_through_the_factory(no_installed_plugins):
         FlagAutoReranker.from_finetuned("BAAI/bge-reranker-base")
 
 
-class RemoteCodeFamily:
-    __name__ = "remote-code"
-
-    @hookimpl
-    def register_model_classes(self, register):
-        register.add_embedder("rc-embedder", FakeEmbedder)
-
-    @hookimpl
-    def claim_embedder(self, probe):
-        return Claim("rc-embedder", Evidence.NAME, "needs custom code", {"trust_remote_code": True})
-
-
 def test_claims_never_turn_on_remote_code(no_installed_plugins, caplog):
-    with plugin_registered(RemoteCodeFamily()):
+    remote_code = OneClassPlugin("remote-code", "rc-embedder", defaults={"trust_remote_code": True})
+    with plugin_registered(remote_code):
         with caplog.at_level(logging.WARNING, logger="flagcore.auto"):
             model = FlagAutoModel.from_finetuned("gte-large-en-v1.5", devices="cpu")
         assert model.trust_remote_code is False
@@ -139,16 +128,6 @@ def test_lazy_class_reference_is_imported_only_when_chosen(no_installed_plugins,
 
 
 def test_registered_target_must_be_the_right_base(no_installed_plugins):
-    class Wrong:
-        __name__ = "wrong"
-
-        @hookimpl
-        def register_model_classes(self, register):
-            register.add_embedder("wrong-embedder", FakeReranker)
-
-        @hookimpl
-        def claim_embedder(self, probe):
-            return Claim("wrong-embedder", Evidence.NAME, "always")
-
-    with plugin_registered(Wrong()), pytest.raises(TypeError, match="not a subclass of AbsEmbedder"):
+    wrong = OneClassPlugin("wrong", "wrong-embedder", cls=FakeReranker)
+    with plugin_registered(wrong), pytest.raises(TypeError, match="not a subclass of AbsEmbedder"):
         FlagAutoModel.from_finetuned("anything", devices="cpu")

@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from flagcore import (
-    Claim,
     Evidence,
     FlagAutoModel,
     FlagAutoReranker,
     PluginNotInstalledError,
     UnknownModelError,
     explain,
-    hookimpl,
     plugin_registered,
 )
 from flagcore.known_models import names_for
@@ -109,22 +107,11 @@ def test_m3_head_files_are_left_to_the_m3_family(tiny_models, tmp_path):
     ours = explain(str(path))[0]
     assert ours.score == Evidence.ARCHITECTURE and "M3 head files" in ours.reason
 
-    class M3Like:
-        __name__ = "m3-like"
+    from fakes import OneClassPlugin
 
-        @hookimpl
-        def register_model_classes(self, register):
-            from fakes import FakeEmbedder
-
-            register.add_embedder("encoder-only-m3", FakeEmbedder)
-
-        @hookimpl
-        def claim_embedder(self, probe):
-            if probe.has_file("colbert_linear.pt", "sparse_linear.pt"):
-                return Claim("encoder-only-m3", Evidence.ARCHITECTURE + 50, "M3 head files")
-            return None
-
-    with plugin_registered(M3Like()):
+    m3_like = OneClassPlugin("m3-like", "encoder-only-m3", Evidence.ARCHITECTURE + 50,
+                             when=lambda probe: probe.has_file("colbert_linear.pt", "sparse_linear.pt"))
+    with plugin_registered(m3_like):
         assert [c.model_class for c in explain(str(path))] == ["encoder-only-m3", "encoder-only-base"]
 
 

@@ -37,22 +37,9 @@ def test_explain_prints_the_claims_table(fake_family, capsys):
 
 
 def test_explain_reports_ambiguity(fake_family, capsys):
-    from fakes import FakeEmbedder
+    from fakes import OneClassPlugin
 
-    from flagcore import Claim, Evidence, hookimpl
-
-    class Rival:
-        __name__ = "rival"
-
-        @hookimpl
-        def register_model_classes(self, register):
-            register.add_embedder("rival-embedder", FakeEmbedder)
-
-        @hookimpl
-        def claim_embedder(self, probe):
-            return Claim("rival-embedder", Evidence.NAME, "rival claims everything")
-
-    with plugin_registered(Rival()):
+    with plugin_registered(OneClassPlugin("rival", "rival-embedder")):
         assert main(["explain", "fake-thing"]) == 1
     assert "claimed equally" in capsys.readouterr().out
 

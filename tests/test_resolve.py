@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import OneClassPlugin as Scored
 
 from flagcore import (
     AmbiguousModelError,
@@ -14,27 +14,9 @@ from flagcore import (
     UnknownModelClassError,
     UnknownModelError,
     explain,
-    hookimpl,
     plugin_registered,
     resolve,
 )
-
-
-class Scored:
-    """A plugin claiming every model for one class at a fixed score."""
-
-    def __init__(self, name, model_class, score, defaults=None, register=True):
-        self.__name__ = name
-        self.model_class, self.score, self.defaults, self.register = model_class, score, defaults or {}, register
-
-    @hookimpl
-    def register_model_classes(self, register):
-        if self.register:
-            register.add_embedder(self.model_class, FakeEmbedder)
-
-    @hookimpl
-    def claim_embedder(self, probe):
-        return Claim(self.model_class, self.score, f"{self.__name__} always claims", self.defaults)
 
 
 def test_highest_score_wins_whatever_the_registration_order(no_installed_plugins):
