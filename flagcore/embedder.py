@@ -109,17 +109,18 @@ class AbsEmbedder(InferenceModel):
         to_numpy = self.convert_to_numpy if convert_to_numpy is None else bool(convert_to_numpy)
         max_length = positive_int(max_length or self.passage_max_length, "max_length")
         if not texts:
-            return self._empty(to_numpy)
+            return self.empty_output(to_numpy, **family)
         columns = self.tokenize(texts, max_length)
         outputs, plan = self._run_batched(
             columns, batch_size or self.batch_size,
-            lambda batch: self._finish(self.embed_batch(batch, **family), to_numpy),
+            lambda batch: self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy),
             desc="Encoding", **core,
         )
-        return self._merge(outputs, plan.restore, single, to_numpy)
+        return self.merge_batches(outputs, plan.restore, single, to_numpy)
 
-    # -- shared post-processing ------------------------------------------------------------
-    def _finish(self, embeddings: Any, to_numpy: bool) -> Any:
+    # -- post-processing (families with structured outputs, such as M3, override these) -----
+    def finish_batch(self, embeddings: Any, batch: dict[str, Any], to_numpy: bool) -> Any:
+        """Truncate to ``truncate_dim``, L2-normalise, convert one batch's ``embed_batch`` output."""
         import torch
 
         if self.truncate_dim is not None:
@@ -132,7 +133,8 @@ class AbsEmbedder(InferenceModel):
             return embeddings.cpu().numpy()
         return embeddings
 
-    def _merge(self, outputs: list[Any], restore: np.ndarray, single: bool, to_numpy: bool) -> Any:
+    def merge_batches(self, outputs: list[Any], restore: np.ndarray, single: bool, to_numpy: bool) -> Any:
+        """Join the finished batches and put rows back in input order (``ran[restore]``)."""
         import numpy as np
 
         if to_numpy:
@@ -143,7 +145,8 @@ class AbsEmbedder(InferenceModel):
             merged = torch.cat(outputs, dim=0)[torch.as_tensor(restore, device=outputs[0].device)]
         return merged[0] if single else merged
 
-    def _empty(self, to_numpy: bool) -> Any:
+    def empty_output(self, to_numpy: bool, **options: Any) -> Any:
+        """What encoding an empty list returns: a ``(0, dim)`` array or tensor."""
         if to_numpy:
             import numpy as np
 

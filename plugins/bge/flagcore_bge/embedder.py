@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flagcore import AbsEmbedder
+from flagcore.loading import check_local_model, load_encoder, load_tokenizer
 
 from .claims import SUPPORTED_POOLING
-from .loading import check_local_model, load_encoder, load_tokenizer
 
 
 class EncoderEmbedder(AbsEmbedder):

@@ -1,4 +1,5 @@
-"""Loading a tokenizer and an encoder, with errors that name what is missing."""
+"""Loading Hugging Face tokenizers, configs and models for the families, with errors that name what is
+missing. transformers is imported only when one of these functions runs."""
 
 from __future__ import annotations
 
