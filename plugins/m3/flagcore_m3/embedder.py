@@ -1,0 +1,245 @@
+"""M3Embedder (``encoder-only-m3``): FlagEmbedding's BGEM3FlagModel on the shared machinery.
+
+One forward pass of the XLM-R backbone gives all three outputs:
+
+- dense: pooled hidden state (CLS by default) → ``truncate_dim`` → L2-normalised;
+- lexical weights: ``relu(sparse_linear(h))`` per token, keyed by ``str(token_id)``, the max over repeats, special
+  tokens (cls/eos/pad/unk) and zero weights dropped, values plain Python floats;
+- ColBERT: ``colbert_linear(h[:, 1:])`` for the real tokens (CLS and padding dropped) → ``truncate_dim`` →
+  L2-normalised.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flagcore import AbsEmbedder
+from flagcore.inputs import as_pairs, positive_int
+from flagcore.loading import check_local_model, load_encoder, load_tokenizer
+from flagcore.pooling import POOLING_METHODS, check_pooling, pool
+
+from . import scoring
+from .heads import head_files, load_head
+
+MODES = ("return_dense", "return_sparse", "return_colbert_vecs")
+
+
+def _model_folder(reference: str, cache_dir: str | None) -> Path:
+    """The local folder of a model; a hub id is looked up in (or fetched into) the Hugging Face cache."""
+    path = Path(os.path.expanduser(reference))
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id=reference, cache_dir=cache_dir, ignore_patterns=[
+        "flax_model.msgpack", "rust_model.ot", "tf_model.h5", "onnx/*", "*.onnx"]))
+
+
+def _m3_module(backbone: Any, colbert_linear: Any, sparse_linear: Any) -> Any:
+    import torch
+
+    class M3Model(torch.nn.Module):
+        """The backbone and its two heads, moved and cast together."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = backbone
+            self.colbert_linear = colbert_linear
+            self.sparse_linear = sparse_linear
+            self.config = backbone.config
+
+    return M3Model()
+
+
+class M3Embedder(AbsEmbedder):
+    """BGE-M3: dense vectors, lexical weights and ColBERT vectors, and their combined scores."""
+
+    DEFAULT_POOLING_METHOD = "cls"
+    call_options = frozenset(MODES)
+
+    def __init__(self, model_name_or_path: str, pooling_method: str = "cls", colbert_dim: int = -1,
+                 return_dense: bool = True, return_sparse: bool = False, return_colbert_vecs: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(model_name_or_path, **kwargs)
+        self.pooling_method = check_pooling(pooling_method, POOLING_METHODS, "encoder-only-m3")
+        self.return_dense, self.return_sparse = bool(return_dense), bool(return_sparse)
+        self.return_colbert_vecs = bool(return_colbert_vecs)
+        self.model_folder = _model_folder(self.model_name_or_path, self.cache_dir)
+        check_local_model(str(self.model_folder))
+        self.tokenizer = load_tokenizer(str(self.model_folder), trust_remote_code=self.trust_remote_code,
+                                        cache_dir=self.cache_dir)
+        backbone = load_encoder("AutoModel", str(self.model_folder), dtype=self.torch_dtype,
+                                trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir)
+        hidden = backbone.config.hidden_size
+        colbert = load_head(self.model_folder, "colbert_linear", in_features=hidden,
+                            out_features=colbert_dim if colbert_dim > 0 else None, dtype=self.torch_dtype)
+        sparse = load_head(self.model_folder, "sparse_linear", in_features=hidden, out_features=1,
+                           dtype=self.torch_dtype)
+        self.model = _m3_module(backbone, colbert, sparse)
+        specials = self.tokenizer.special_tokens_map
+        self.skipped_token_ids = frozenset(
+            self.tokenizer.convert_tokens_to_ids(specials[name])
+            for name in ("cls_token", "eos_token", "pad_token", "unk_token") if name in specials
+        )
+        self._modes(None, None, None)  # constructor defaults that need a missing head fail now, not later
+
+    # -- which outputs ---------------------------------------------------------------------
+    def _modes(self, dense: bool | None, sparse: bool | None, colbert: bool | None) -> dict[str, bool]:
+        modes = {
+            "return_dense": self.return_dense if dense is None else bool(dense),
+            "return_sparse": self.return_sparse if sparse is None else bool(sparse),
+            "return_colbert_vecs": self.return_colbert_vecs if colbert is None else bool(colbert),
+        }
+        if not any(modes.values()):
+            raise ValueError("return_dense, return_sparse and return_colbert_vecs are all False: ask for at least "
+                             "one output")
+        for mode, head, what in (("return_sparse", "sparse_linear", "sparse (lexical) weights"),
+                                 ("return_colbert_vecs", "colbert_linear", "ColBERT vectors")):
+            if modes[mode] and getattr(self.model, head) is None:
+                raise FileNotFoundError(
+                    f"{what} need the head file {' or '.join(head_files(head))} in {self.model_folder}, which is "
+                    f"missing; dense output works without it (pass {mode}=False)")
+        return modes
+
+    def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
+               convert_to_numpy: bool | None = None, instruction: str | None = None,
+               instruction_format: str | None = None, return_dense: bool | None = None,
+               return_sparse: bool | None = None, return_colbert_vecs: bool | None = None, **kwargs: Any) -> dict:
+        """``{"dense_vecs", "lexical_weights", "colbert_vecs"}``; ``None`` for outputs not asked for, single
+        items for a single string."""
+        modes = self._modes(return_dense, return_sparse, return_colbert_vecs)
+        return super().encode(sentences, batch_size=batch_size, max_length=max_length,
+                              convert_to_numpy=convert_to_numpy, instruction=instruction,
+                              instruction_format=instruction_format, **modes, **kwargs)
+
+    # -- one batch -------------------------------------------------------------------------
+    def embed_batch(self, batch: dict[str, Any], return_dense: bool = True, return_sparse: bool = False,
+                    return_colbert_vecs: bool = False) -> dict[str, Any]:
+        import torch
+
+        hidden = self.model.backbone(**batch, return_dict=True).last_hidden_state
+        mask = batch["attention_mask"]
+        out: dict[str, Any] = {"dense": None, "sparse": None, "colbert": None}
+        if return_dense:
+            out["dense"] = pool(hidden, mask, self.pooling_method)
+        if return_sparse:
+            out["sparse"] = torch.relu(self.model.sparse_linear(hidden)).squeeze(-1)
+        if return_colbert_vecs:
+            vectors = self.model.colbert_linear(hidden[:, 1:]) * mask[:, 1:, None].float()
+            if self.truncate_dim is not None:
+                vectors = vectors[..., : self.truncate_dim]
+            if self.normalize_embeddings:
+                vectors = torch.nn.functional.normalize(vectors, dim=-1)
+            out["colbert"] = vectors
+        return out
+
+    def finish_batch(self, output: dict[str, Any], batch: dict[str, Any], to_numpy: bool) -> dict[str, Any]:
+        dense = None if output["dense"] is None else super().finish_batch(output["dense"], batch, to_numpy)
+        lexical = colbert = None
+        if output["sparse"] is not None:
+            weights = output["sparse"].float().cpu().tolist()
+            ids = batch["input_ids"].cpu().tolist()
+            lexical = [self._lexical_weights(w, i) for w, i in zip(weights, ids, strict=True)]
+        if output["colbert"] is not None:
+            import torch
+
+            vectors = output["colbert"]
+            if vectors.dtype == torch.bfloat16:
+                vectors = vectors.float()  # numpy has no bfloat16
+            keep = batch["attention_mask"][:, 1:].bool().cpu().numpy()
+            vectors = vectors.cpu().numpy()
+            colbert = [vectors[i][keep[i]] for i in range(len(vectors))]
+        return {"dense_vecs": dense, "lexical_weights": lexical, "colbert_vecs": colbert}
+
+    def _lexical_weights(self, weights: list[float], ids: list[int]) -> dict[str, float]:
+        result: dict[str, float] = {}
+        skipped = self.skipped_token_ids
+        for weight, token in zip(weights, ids, strict=True):
+            if token in skipped or weight <= 0:
+                continue
+            key = str(token)
+            if weight > result.get(key, 0.0):
+                result[key] = weight
+        return result
+
+    def merge_batches(self, outputs: list[dict[str, Any]], restore: Any, single: bool, to_numpy: bool) -> dict:
+        first = outputs[0]
+        merged: dict[str, Any] = {
+            "dense_vecs": None if first["dense_vecs"] is None else super().merge_batches(
+                [o["dense_vecs"] for o in outputs], restore, single, to_numpy)
+        }
+        for key in ("lexical_weights", "colbert_vecs"):
+            if first[key] is None:
+                merged[key] = None
+                continue
+            ran = [item for o in outputs for item in o[key]]
+            ordered = [ran[i] for i in restore]
+            merged[key] = ordered[0] if single else ordered
+        return merged
+
+    def empty_output(self, to_numpy: bool, return_dense: bool = True, return_sparse: bool = False,
+                     return_colbert_vecs: bool = False) -> dict[str, Any]:
+        return {
+            "dense_vecs": super().empty_output(to_numpy) if return_dense else None,
+            "lexical_weights": [] if return_sparse else None,
+            "colbert_vecs": [] if return_colbert_vecs else None,
+        }
+
+    # -- scores ----------------------------------------------------------------------------
+    def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, max_query_length: int | None = None,
+                      max_passage_length: int | None = None, weights_for_different_modes: Any = None,
+                      **kwargs: Any) -> dict[str, Any]:
+        """Dense, lexical and ColBERT scores of (query, passage) pairs and their weighted mixes.
+
+        ``weights_for_different_modes`` is ``[dense, sparse, colbert]`` (default ``[1, 1, 1]``). One pair → floats;
+        a list of pairs → lists. Padding never takes part in the ColBERT score.
+        """
+        pairs, single = as_pairs(sentence_pairs)
+        weights = scoring.check_weights(weights_for_different_modes)
+        if not pairs:
+            return {key: [] for key in ("colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense")}
+        everything = {"return_dense": True, "return_sparse": True, "return_colbert_vecs": True}
+        sides = []
+        for texts, limit in (([q for q, _ in pairs], max_query_length or self.query_max_length),
+                             ([p for _, p in pairs], max_passage_length or self.passage_max_length)):
+            unique = list(dict.fromkeys(texts))
+            encoded = self.encode(unique, batch_size=batch_size, max_length=positive_int(limit, "max_length"),
+                                  **everything, **kwargs)
+            position = {text: i for i, text in enumerate(unique)}
+            sides.append((encoded, [position[t] for t in texts]))
+        (q_out, q_index), (p_out, p_index) = sides
+        rows = []
+        for qi, pi in zip(q_index, p_index, strict=True):
+            dense = float(q_out["dense_vecs"][qi] @ p_out["dense_vecs"][pi])
+            sparse = scoring.lexical_score(q_out["lexical_weights"][qi], p_out["lexical_weights"][pi])
+            colbert = scoring.colbert_score(q_out["colbert_vecs"][qi], p_out["colbert_vecs"][pi])
+            rows.append(scoring.mix(dense, sparse, colbert, weights))
+        if single:
+            return rows[0]
+        return {key: [row[key] for row in rows] for key in rows[0]}
+
+    # -- FlagEmbedding's helpers -----------------------------------------------------------
+    @staticmethod
+    def compute_lexical_matching_score(lexical_weights_1: Any, lexical_weights_2: Any) -> Any:
+        return scoring.compute_lexical_matching_score(lexical_weights_1, lexical_weights_2)
+
+    @staticmethod
+    def colbert_score(q_reps: Any, p_reps: Any) -> float:
+        return scoring.colbert_score(q_reps, p_reps)
+
+    def convert_id_to_token(self, lexical_weights: Any) -> Any:
+        """Lexical weights keyed by token text instead of token id (a dict, or a list of dicts)."""
+        if isinstance(lexical_weights, dict):
+            return self._decode_keys(lexical_weights)
+        if isinstance(lexical_weights, list) and all(isinstance(w, dict) for w in lexical_weights):
+            return [self._decode_keys(w) for w in lexical_weights]
+        raise ValueError("convert_id_to_token expects a dict (token id → weight) or a list of such dicts")
+
+    def _decode_keys(self, weights: dict[str, float]) -> dict[str, float]:
+        decoded: dict[str, float] = {}
+        for token_id, weight in weights.items():
+            token = self.tokenizer.decode([int(token_id)])
+            decoded[token] = max(weight, decoded.get(token, weight))
+        return decoded
