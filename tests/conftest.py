@@ -38,3 +38,10 @@ def tiny_models(tmp_path_factory):
     models = build(tmp_path_factory.mktemp("tiny-models"))
     models["minilm"] = minilm_dir()
     return models
+
+
+@pytest.fixture
+def only_bge(monkeypatch):
+    """Only the encoder-only family loads, as on a machine where flagcore[bge] alone is installed."""
+    monkeypatch.setenv(LOAD_PLUGINS_ENV, "bge")
+    host.reset()

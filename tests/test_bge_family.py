@@ -100,7 +100,7 @@ def test_st_pooling_the_family_cannot_do_is_not_claimed(tiny_models, tmp_path):
     assert explain(str(path)) == []
 
 
-def test_m3_head_files_are_left_to_the_m3_family(tiny_models, tmp_path):
+def test_m3_head_files_are_left_to_the_m3_family(only_bge, tiny_models, tmp_path):
     path = shutil.copytree(tiny_models["tiny-xlmr"], tmp_path / "some-m3-finetune")
     for head in ("colbert_linear.pt", "sparse_linear.pt"):
         (path / head).write_bytes(b"")
@@ -115,7 +115,7 @@ def test_m3_head_files_are_left_to_the_m3_family(tiny_models, tmp_path):
         assert [c.model_class for c in explain(str(path))] == ["encoder-only-m3", "encoder-only-base"]
 
 
-def test_bge_m3_name_without_the_m3_family_asks_for_it(tiny_models, tmp_path):
+def test_bge_m3_name_without_the_m3_family_asks_for_it(only_bge, tiny_models, tmp_path):
     path = named(tmp_path, tiny_models["tiny-xlmr"], "bge-m3")
     with pytest.raises(PluginNotInstalledError, match=r"flagcore\[m3\]"):
         FlagAutoModel.from_finetuned(path, devices="cpu")
