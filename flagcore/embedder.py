@@ -111,12 +111,12 @@ class AbsEmbedder(InferenceModel):
         if not texts:
             return self.empty_output(to_numpy, **family)
         columns = self.tokenize(texts, max_length)
-        outputs, plan = self._run_batched(
+        outputs, batcher = self._run_batched(
             columns, batch_size or self.batch_size,
             lambda batch: self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy),
             desc="Encoding", **core,
         )
-        return self.merge_batches(outputs, plan.restore, single, to_numpy)
+        return self.merge_batches(outputs, batcher.restore, single, to_numpy)
 
     # -- post-processing (families with structured outputs, such as M3, override these) -----
     def finish_batch(self, embeddings: Any, batch: dict[str, Any], to_numpy: bool) -> Any:

@@ -9,7 +9,7 @@ import warnings
 from abc import ABC
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
-from .engine.batching import BatchPlan, plan_batches, run_batches
+from .engine.batching import Batcher, run_batches
 from .engine.devices import DevicesArg, resolve_devices
 from .engine.padding import pad_features
 from .engine.precision import DtypeName, compute_dtype_name, torch_dtype
@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 T = TypeVar("T")
+
+# Padded tokens per batch when max_batch_tokens is not given. On a CPU throughput is flat above a few
+# thousand tokens while attention memory grows with batch × length², so long texts get narrow batches.
+DEFAULT_CPU_BATCH_TOKENS = 4096
+DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
 Columns = dict[str, list[list[int]]]
 
 
@@ -44,6 +49,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         batch_size: int,
         trust_remote_code: bool,
         cache_dir: str | None,
+        max_batch_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
         reject_unknown(f"{type(self).__name__}()", kwargs, self.accepted_arguments())
@@ -51,6 +57,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         self.use_fp16 = bool(use_fp16)
         self.use_bf16 = bool(use_bf16)
         self.batch_size = positive_int(batch_size, "batch_size")
+        self.max_batch_tokens = None if max_batch_tokens is None else positive_int(max_batch_tokens, "max_batch_tokens")
         self.trust_remote_code = bool(trust_remote_code)
         self.cache_dir = cache_dir
         self.target_devices = resolve_devices(devices)
@@ -145,14 +152,15 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         desc: str,
         pad_to_multiple_of: int | None = None,
         show_progress_bar: bool | None = None,
-    ) -> tuple[list[T], BatchPlan]:
-        """Sort by token count, pad each batch dynamically, run ``step`` on device tensors."""
+    ) -> tuple[list[T], Batcher]:
+        """Sort by token count, batch under the token budget, pad each batch dynamically, run ``step`` on
+        device tensors. Returns the per-batch results and the batcher (its ``restore`` reorders them)."""
         import torch
 
         batch_size = positive_int(batch_size, "batch_size")
         self._place_model()
         lengths: Sequence[int] = [len(ids) for ids in columns["input_ids"]]
-        plan = plan_batches(lengths, batch_size)
+        batcher = Batcher(lengths, batch_size, self.batch_token_budget)
         pad_values, side = self.pad_values(), self.padding_side
         show = len(lengths) > batch_size if show_progress_bar is None else bool(show_progress_bar)
 
@@ -164,8 +172,22 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
             return step({key: tensor.to(self.device) for key, tensor in batch.items()})
 
         with torch.inference_mode():
-            results = run_batches(plan, run_one, desc=desc, show_progress=show)
-        return results, plan
+            results = run_batches(batcher, run_one, desc=desc, show_progress=show,
+                                  on_out_of_memory=self._release_cached_memory)
+        return results, batcher
+
+    @property
+    def batch_token_budget(self) -> int | None:
+        """Padded tokens per batch: ``max_batch_tokens``, or a default for the device."""
+        if self.max_batch_tokens is not None:
+            return self.max_batch_tokens
+        return DEFAULT_CPU_BATCH_TOKENS if self.device == "cpu" else DEFAULT_ACCELERATOR_BATCH_TOKENS
+
+    def _release_cached_memory(self) -> None:
+        import torch
+
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model_name_or_path={self.model_name_or_path!r}, "

@@ -72,13 +72,13 @@ class AbsReranker(InferenceModel):
         if not pairs:
             return []
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length)
-        outputs, plan = self._run_batched(
+        outputs, batcher = self._run_batched(
             columns, batch_size or self.batch_size,
             lambda batch: self.score_batch(batch, **family).float().reshape(-1).cpu().tolist(),
             desc="Scoring", **core,
         )
         ran = [score for batch_scores in outputs for score in batch_scores]
-        scores = [float(ran[i]) for i in plan.restore]
+        scores = [float(ran[i]) for i in batcher.restore]
         if normalize:
             scores = [_sigmoid(s) for s in scores]
         return scores

@@ -1,8 +1,14 @@
-"""Length-sorted batching: plan the batches, run them with progress, put results back in order."""
+"""Length-sorted batching under a token budget, with out-of-memory back-off and order restoration.
+
+Texts are ordered longest first (by token count). A batch takes the next texts while its padded size
+(texts × the longest one) stays within ``max_tokens`` and its count within ``batch_size``, so short texts run
+in wide batches and long ones in narrow batches. When a batch runs out of memory (and only then), the budget
+is halved and that batch is tried again, smaller; every other error propagates unchanged. No batch is
+computed twice on success.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 if TYPE_CHECKING:
@@ -11,16 +17,59 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class BatchPlan:
-    """Batches of item indices, longest items first. ``order`` lists every index in run order."""
+class Batcher:
+    """Hands out batches of item indices, longest items first, under a padded-token budget."""
 
-    order: np.ndarray
-    batches: list[np.ndarray]
+    def __init__(self, lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> None:
+        import numpy as np
+
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ValueError(f"max_batch_tokens must be a positive integer or None, got {max_tokens!r}")
+        self.lengths = np.maximum(np.asarray(lengths, dtype=np.int64), 1)
+        self.order = np.argsort(-self.lengths, kind="stable")
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.position = 0
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.order)
+
+    def peek(self) -> np.ndarray:
+        """The next batch under the current budget (at least one item)."""
+        longest = int(self.lengths[self.order[self.position]])
+        count = self.batch_size if self.max_tokens is None else max(1, min(self.batch_size, self.max_tokens // longest))
+        return self.order[self.position:self.position + count]
+
+    def advance(self, count: int) -> None:
+        self.position += count
+
+    def shrink(self, failed: np.ndarray) -> bool:
+        """Halve the budget below the padded size of a batch that ran out of memory. False if it was one item."""
+        if len(failed) <= 1:
+            return False
+        padded = len(failed) * int(self.lengths[failed[0]])
+        self.max_tokens = max(int(self.lengths[failed[0]]), padded // 2)
+        return True
+
+    def all_batches(self) -> list[np.ndarray]:
+        """Every batch of the plan, without running anything (for splitting work between devices)."""
+        batches, start = [], self.position
+        while not self.done:
+            batch = self.peek()
+            batches.append(batch)
+            self.advance(len(batch))
+        self.position = start
+        return batches
 
     @property
     def restore(self) -> np.ndarray:
-        """Positions that map run order back to input order: ``ran[plan.restore]``."""
+        """Positions that map run order back to input order: ``ran[restore]``."""
         import numpy as np
 
         inverse = np.empty_like(self.order)
@@ -28,29 +77,37 @@ class BatchPlan:
         return inverse
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int) -> BatchPlan:
-    import numpy as np
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    import torch
 
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    return BatchPlan(order=order, batches=batches)
+    found = {getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)}
+    return tuple(e for e in found if e is not None)
 
 
 def run_batches(
-    plan: BatchPlan,
+    batcher: Batcher,
     step: Callable[[np.ndarray], T],
     *,
     desc: str,
     show_progress: bool,
+    on_out_of_memory: Callable[[], None] | None = None,
 ) -> list[T]:
-    """Run ``step`` on each batch of indices, in plan order, with a tqdm bar when asked."""
+    """Run ``step`` on each batch in order, halving the budget and retrying a batch that runs out of memory."""
     from tqdm.auto import tqdm
 
+    oom = out_of_memory_errors()
     results: list[T] = []
-    with tqdm(total=len(plan.order), desc=desc, unit="text", disable=not show_progress, leave=False) as bar:
-        for batch in plan.batches:
-            results.append(step(batch))
+    with tqdm(total=len(batcher), desc=desc, unit="text", disable=not show_progress, leave=False) as bar:
+        while not batcher.done:
+            batch = batcher.peek()
+            try:
+                results.append(step(batch))
+            except oom:
+                if on_out_of_memory is not None:
+                    on_out_of_memory()
+                if not batcher.shrink(batch):
+                    raise
+                continue
+            batcher.advance(len(batch))
             bar.update(len(batch))
     return results
