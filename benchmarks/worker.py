@@ -1,0 +1,110 @@
+"""One library, one process: load a model, time encoding the corpus, save the outputs.
+
+    python benchmarks/worker.py LIB TASK MODEL_DIR OUT_PREFIX [--threads N] [--repeats N]
+
+LIB: flagcore | flagembedding | sentence-transformers. TASK: embed | rerank | first. Prints one JSON line.
+Runs under whichever interpreter has LIB installed (FlagEmbedding lives in its own virtualenv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+MAX_LENGTH = 512
+
+
+def build(lib: str, task: str, model_dir: str):
+    if lib == "flagcore":
+        from flagcore import FlagAutoModel, FlagAutoReranker
+
+        if task == "rerank":
+            return FlagAutoReranker.from_finetuned(model_dir, devices="cpu", max_length=MAX_LENGTH)
+        return FlagAutoModel.from_finetuned(model_dir, devices="cpu", passage_max_length=MAX_LENGTH)
+    if lib == "flagembedding":
+        from FlagEmbedding import FlagModel, FlagReranker
+
+        if task == "rerank":
+            return FlagReranker(model_dir, use_fp16=False, devices="cpu", max_length=MAX_LENGTH)
+        return FlagModel(model_dir, use_fp16=False, devices="cpu", pooling_method="mean",
+                         passage_max_length=MAX_LENGTH)
+    if lib == "sentence-transformers":
+        if task == "rerank":
+            from sentence_transformers import CrossEncoder
+
+            return CrossEncoder(model_dir, device="cpu", max_length=MAX_LENGTH)
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(model_dir, device="cpu")
+        model.max_seq_length = MAX_LENGTH
+        return model
+    raise SystemExit(f"unknown library {lib}")
+
+
+def run(lib: str, task: str, model, texts, pairs, batch_size: int | None):
+    import numpy as np
+
+    if task == "rerank":
+        if lib == "sentence-transformers":
+            kwargs = {"batch_size": batch_size} if batch_size else {}
+            return np.asarray(model.predict(pairs, show_progress_bar=False, **kwargs), dtype=np.float32)
+        kwargs = {"batch_size": batch_size} if batch_size else {}
+        return np.asarray(model.compute_score(pairs, **kwargs), dtype=np.float32)
+    if lib == "sentence-transformers":
+        kwargs = {"batch_size": batch_size} if batch_size else {}
+        return model.encode(texts, normalize_embeddings=True, show_progress_bar=False, **kwargs)
+    kwargs = {"batch_size": batch_size} if batch_size else {}
+    return model.encode_corpus(texts, **kwargs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("lib")
+    parser.add_argument("task", choices=("embed", "rerank", "first"))
+    parser.add_argument("model")
+    parser.add_argument("out")
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the library's own default")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from corpus import pairs as corpus_pairs
+    from corpus import paragraphs
+
+    texts = paragraphs()[: args.limit]
+    pairs = corpus_pairs(texts)
+    model = build(args.lib, "rerank" if args.task == "rerank" else "embed", args.model)
+    loaded = time.perf_counter()
+    if args.task == "first":
+        run(args.lib, "embed", model, ["What is a Python generator?"], [], None)
+        print(json.dumps({"lib": args.lib, "load_s": loaded - started,
+                          "first_s": time.perf_counter() - started}))
+        return
+    run(args.lib, args.task, model, texts[:16], pairs[:16], args.batch_size)  # warm-up
+    timings = []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        out = run(args.lib, args.task, model, texts, pairs, args.batch_size)
+        timings.append(time.perf_counter() - t)
+    np.save(args.out + ".npy", np.asarray(out, dtype=np.float32))
+    count = len(pairs) if args.task == "rerank" else len(texts)
+    print(json.dumps({"lib": args.lib, "task": args.task, "batch_size": args.batch_size, "items": count,
+                      "seconds": timings, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()
