@@ -111,12 +111,22 @@ class AbsEmbedder(InferenceModel):
         if not texts:
             return self.empty_output(to_numpy, **family)
         columns = self.tokenize(texts, max_length)
-        outputs, batcher = self._run_batched(
-            columns, batch_size or self.batch_size,
-            lambda batch: self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy),
-            desc="Encoding", **core,
-        )
-        return self.merge_batches(outputs, batcher.restore, single, to_numpy)
+        # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
+        several = len(self.target_devices) > 1
+        outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_embed_step",
+                                             (family, to_numpy or several), desc="Encoding", **core)
+        merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
+        return self._as_tensors(merged) if several and not to_numpy else merged
+
+    def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool) -> Any:
+        return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)
+
+    def _as_tensors(self, merged: Any) -> Any:
+        import torch
+
+        if isinstance(merged, dict):
+            return {k: self._as_tensors(v) if k == "dense_vecs" and v is not None else v for k, v in merged.items()}
+        return torch.from_numpy(merged).to(self.device)
 
     # -- post-processing (families with structured outputs, such as M3, override these) -----
     def finish_batch(self, embeddings: Any, batch: dict[str, Any], to_numpy: bool) -> Any:

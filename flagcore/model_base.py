@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
-import warnings
+import weakref
 from abc import ABC
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
@@ -39,6 +39,12 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     call_options: ClassVar[frozenset[str]] = frozenset()
     _core_call_options: ClassVar[frozenset[str]] = frozenset({"pad_to_multiple_of", "show_progress_bar"})
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> InferenceModel:
+        instance = super().__new__(cls)
+        instance._init_spec = (args, kwargs)  # to build the same model in a worker process
+        instance._pool = None
+        return instance
+
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str],
@@ -61,13 +67,6 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         self.trust_remote_code = bool(trust_remote_code)
         self.cache_dir = cache_dir
         self.target_devices = resolve_devices(devices)
-        if len(self.target_devices) > 1:
-            warnings.warn(
-                f"{type(self).__name__}: several devices were given ({self.target_devices}); this version "
-                f"runs every batch on {self.target_devices[0]} only.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
         self.tokenizer: Any = None
         self.model: Any = None
         self._placed = False
@@ -143,38 +142,115 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         family = {k: v for k, v in kwargs.items() if k in self.call_options}
         return core, family
 
+    def run_step(self, step_name: str, step_args: tuple, columns: Columns, pad_to_multiple_of: int | None) -> Any:
+        """Pad one batch of token columns, move it to the device and run the named step on it.
+
+        The same call runs in the parent and in the worker processes of a multi-device pool.
+        """
+        import torch
+
+        self._place_model()
+        batch = pad_features(columns, self.pad_values(), self.padding_side, pad_to_multiple_of)
+        with torch.inference_mode():
+            return getattr(self, step_name)({key: tensor.to(self.device) for key, tensor in batch.items()},
+                                            *step_args)
+
     def _run_batched(
         self,
         columns: Columns,
         batch_size: int,
-        step: Callable[[dict[str, Any]], T],
+        step_name: str,
+        step_args: tuple,
         *,
         desc: str,
         pad_to_multiple_of: int | None = None,
         show_progress_bar: bool | None = None,
-    ) -> tuple[list[T], Batcher]:
-        """Sort by token count, batch under the token budget, pad each batch dynamically, run ``step`` on
-        device tensors. Returns the per-batch results and the batcher (its ``restore`` reorders them)."""
-        import torch
-
+    ) -> tuple[list[Any], Batcher]:
+        """Sort by token count, batch under the token budget, pad each batch dynamically and run the step
+        (on several devices when there are several and more than one batch). Returns the per-batch results in
+        run order and the batcher (its ``restore`` puts them back in input order)."""
         batch_size = positive_int(batch_size, "batch_size")
         self._place_model()
         lengths: Sequence[int] = [len(ids) for ids in columns["input_ids"]]
         batcher = Batcher(lengths, batch_size, self.batch_token_budget)
-        pad_values, side = self.pad_values(), self.padding_side
         show = len(lengths) > batch_size if show_progress_bar is None else bool(show_progress_bar)
 
-        def run_one(indices: np.ndarray) -> T:
-            batch = pad_features(
-                {key: [column[i] for i in indices] for key, column in columns.items()},
-                pad_values, side, pad_to_multiple_of,
-            )
-            return step({key: tensor.to(self.device) for key, tensor in batch.items()})
+        def subset(indices: np.ndarray) -> Columns:
+            return {key: [column[i] for i in indices] for key, column in columns.items()}
 
-        with torch.inference_mode():
-            results = run_batches(batcher, run_one, desc=desc, show_progress=show,
-                                  on_out_of_memory=self._release_cached_memory)
+        if len(self.target_devices) > 1:
+            batches = batcher.all_batches()
+            if len(batches) > 1:
+                return self._run_on_devices(batcher, batches, subset, step_name, step_args, pad_to_multiple_of,
+                                            desc, show), batcher
+
+        def run_one(indices: np.ndarray) -> Any:
+            return self.run_step(step_name, step_args, subset(indices), pad_to_multiple_of)
+
+        results = run_batches(batcher, run_one, desc=desc, show_progress=show,
+                              on_out_of_memory=self._release_cached_memory)
         return results, batcher
+
+    def _run_on_devices(self, batcher: Batcher, batches: list[np.ndarray], subset: Callable[[Any], Columns],
+                        step_name: str, step_args: tuple, pad_to_multiple_of: int | None, desc: str,
+                        show: bool) -> list[Any]:
+        import torch
+        from tqdm.auto import tqdm
+
+        from .engine.pool import WorkerError, deal_batches
+
+        tokens = [len(b) * int(batcher.lengths[b[0]]) for b in batches]
+        positions = deal_batches(tokens, len(self.target_devices))
+        shares = [[subset(batches[p]) for p in share] for share in positions]
+        pool = self._device_pool()
+        bar = tqdm(total=len(batcher), desc=desc, unit="text", disable=not show, leave=False)
+
+        def local(share: list[Columns], cancel: Any) -> list[Any]:
+            outputs = []
+            for columns in share:
+                if cancel.is_set():
+                    raise RuntimeError("cancelled: another device failed")
+                outputs.append(self.run_step(step_name, step_args, columns, pad_to_multiple_of))
+                bar.update(len(columns["input_ids"]))
+            return outputs
+
+        threads = torch.get_num_threads()
+        if self.device == "cpu" and pool.cpu_threads:
+            torch.set_num_threads(pool.cpu_threads)  # the CPU devices share the thread budget
+        try:
+            per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local)
+        except WorkerError:
+            if not pool.alive:
+                self._close_pool()
+            raise
+        finally:
+            torch.set_num_threads(threads)
+            bar.close()
+        results: list[Any] = [None] * len(batches)
+        for share, outputs in zip(positions, per_share, strict=True):
+            for position, output in zip(share, outputs, strict=True):
+                results[position] = output
+        return results
+
+    def _device_pool(self) -> Any:
+        """The worker pool for ``target_devices[1:]``, started on first use and rebuilt if a worker died."""
+        from .engine.pool import DevicePool, ModelSpec
+
+        if self._pool is not None and not self._pool.alive:
+            self._close_pool()
+        if self._pool is None:
+            args, kwargs = self._init_spec
+            kwargs = {k: v for k, v in kwargs.items() if k != "devices"}
+            spec = ModelSpec(type(self).__module__, type(self).__qualname__, args, kwargs)
+            self._pool = DevicePool(spec, list(self.target_devices))
+            self._pool_finalizer = weakref.finalize(self, self._pool.close)
+        return self._pool
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool_finalizer.detach()
+            self._pool.close()
+            self._pool = None
 
     @property
     def batch_token_budget(self) -> int | None:

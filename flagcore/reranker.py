@@ -72,16 +72,16 @@ class AbsReranker(InferenceModel):
         if not pairs:
             return []
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length)
-        outputs, batcher = self._run_batched(
-            columns, batch_size or self.batch_size,
-            lambda batch: self.score_batch(batch, **family).float().reshape(-1).cpu().tolist(),
-            desc="Scoring", **core,
-        )
+        outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_score_step", (family,),
+                                             desc="Scoring", **core)
         ran = [score for batch_scores in outputs for score in batch_scores]
         scores = [float(ran[i]) for i in batcher.restore]
         if normalize:
             scores = [_sigmoid(s) for s in scores]
         return scores
+
+    def _score_step(self, batch: dict[str, Any], family: dict[str, Any]) -> list[float]:
+        return self.score_batch(batch, **family).float().reshape(-1).cpu().tolist()
 
     def _with_instructions(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         q_ins, p_ins = self.query_instruction_for_rerank, self.passage_instruction_for_rerank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import torch
@@ -69,13 +70,17 @@ def reference_score(query: str, passage: str, max_length: int = 512) -> float:
 
 
 class FakeEmbedder(AbsEmbedder):
-    def __init__(self, model_name_or_path, pooling_method: str = "cls", **kwargs) -> None:
+    def __init__(self, model_name_or_path, pooling_method: str = "cls", fail_outside_pid: int | None = None,
+                 **kwargs) -> None:
         super().__init__(model_name_or_path, **kwargs)
         self.pooling_method = pooling_method
+        self.fail_outside_pid = fail_outside_pid  # makes worker processes of a device pool fail, for tests
         self.tokenizer = FakeTokenizer()
         self.model = FakeModel()
 
     def embed_batch(self, batch, **options):
+        if self.fail_outside_pid is not None and os.getpid() != self.fail_outside_pid:
+            raise ValueError(f"simulated failure in process {os.getpid()}")
         hidden = self.model(batch["input_ids"], batch["attention_mask"])
         if self.pooling_method == "cls":
             return hidden[:, 0]

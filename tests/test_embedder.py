@@ -204,10 +204,3 @@ def test_device_error_at_construction(monkeypatch):
         FakeEmbedder("fake-model", devices=["invalid:0"])
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         FakeEmbedder("fake-model", devices="cuda:0")
-
-
-def test_several_devices_warn_that_only_the_first_is_used():
-    with pytest.warns(RuntimeWarning, match="runs every batch on cpu only"):
-        model = FakeEmbedder("fake-model", devices=["cpu", "cpu"])
-    assert model.target_devices == ["cpu", "cpu"] and model.device == "cpu"
-    np.testing.assert_allclose(model.encode(TEXTS), FakeEmbedder("fake-model", devices="cpu").encode(TEXTS), atol=1e-7)

@@ -177,8 +177,7 @@ def test_colbert_score_ignores_padding_unlike_flagembedding(m3):
 
 
 def test_one_pair_gives_floats_and_works_on_several_devices(tiny_models):
-    with pytest.warns(RuntimeWarning, match="several devices"):
-        model = FlagAutoModel.from_finetuned(str(tiny_models["tiny-m3"]), devices=["cpu", "cpu"])
+    model = FlagAutoModel.from_finetuned(str(tiny_models["tiny-m3"]), devices=["cpu", "cpu"])
     scores = model.compute_score(("a query", "a passage"))
     assert set(scores) == {"colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense"}
     assert all(type(v) is float for v in scores.values())
@@ -226,3 +225,21 @@ def test_convert_id_to_token(m3):
     assert isinstance(m3.convert_id_to_token(weights[0]), dict)
     with pytest.raises(ValueError):
         m3.convert_id_to_token("nope")
+
+
+def test_dict_outputs_through_the_device_pool_equal_the_single_device_ones(tiny_models, m3):
+    texts = [" ".join(["the dog", "paris is", "capital"][i % 3] for _ in range(i % 7 + 1)) for i in range(30)]
+    model = FlagAutoModel.from_finetuned(str(tiny_models["tiny-m3"]), devices=["cpu", "cpu"], max_batch_tokens=48)
+    try:
+        got = model.encode(texts, **ALL)
+        assert model._pool is not None
+        expected = m3.encode(texts, **ALL)
+        np.testing.assert_allclose(got["dense_vecs"], expected["dense_vecs"], atol=1e-6)
+        assert [w.keys() for w in got["lexical_weights"]] == [w.keys() for w in expected["lexical_weights"]]
+        for a, b in zip(got["colbert_vecs"], expected["colbert_vecs"], strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        scores = model.compute_score([(t, texts[-1]) for t in texts])
+        np.testing.assert_allclose(scores["colbert+sparse+dense"],
+                                   m3.compute_score([(t, texts[-1]) for t in texts])["colbert+sparse+dense"], atol=1e-5)
+    finally:
+        model._close_pool()
