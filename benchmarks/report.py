@@ -58,8 +58,8 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
         "### Start-up and agreement",
         "",
         f"- cold `import flagcore`: {last['import_s']:.3f} s (median of 7 fresh interpreters)",
-        "- load + first query embedding (seconds in a fresh process, interpreter start excluded): "
-        + "; ".join(f"{lib} {v['first_s']:.1f} (load {v['load_s']:.1f})"
+        "- time to the first query embedding in a fresh process (interpreter start excluded): "
+        + "; ".join(f"{lib} {v['first_s']:.2f} s (of which loading {v['load_s']:.2f} s)"
                     for lib, v in last["first_embedding_s"].items()),
         f"- flagcore vs FlagEmbedding embeddings: max abs diff {p['embeddings_max_abs_diff_vs_flagembedding']:.1e}; "
         f"vs sentence-transformers {p['embeddings_max_abs_diff_vs_sentence_transformers']:.1e}; reranker scores vs "
