@@ -11,6 +11,11 @@ def _met(value: float, target: float, higher_is_better: bool = True) -> str:
     return "met" if ok else "**not met**"
 
 
+def _rounds(run: dict) -> str:
+    rates = run.get("gemm_gflops_rounds")
+    return f", median of {', '.join(f'{g:.0f}' for g in rates)} measured between rounds" if rates else ""
+
+
 def write_report(results: Path, report: Path, targets: dict[str, float]) -> None:
     runs = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
     last = runs[-1]
@@ -43,7 +48,7 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
     lines += [
         "",
         f"Roofline: the corpus's real-token FLOPs ÷ the measured fp32 GEMM rate ({last['gemm_gflops']:.0f} GFLOP/s "
-        f"in this run) = {last['roofline_s']:.1f} s; flagcore reaches {r['roofline']:.0%} of it.",
+        f"in this run{_rounds(last)}) = {last['roofline_s']:.1f} s; flagcore reaches {r['roofline']:.0%} of it.",
         "",
         "### Reranking (MiniLM backbone with a one-logit head, pairs of 8 questions × passages)",
         "",
