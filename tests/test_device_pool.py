@@ -139,3 +139,16 @@ def test_no_errors_or_warnings_at_interpreter_exit(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(39, 8)"
     assert done.stderr.strip() == ""
+
+
+def test_thread_settings_are_respected_and_restored(two_cpu_embedder):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        FakeEmbedder("fake-model", devices="cpu").encode(TEXTS)
+        assert torch.get_num_threads() == 1  # one device: the user's setting is left alone
+        torch.set_num_threads(2)
+        two_cpu_embedder.encode(TEXTS)
+        assert torch.get_num_threads() == 2  # the pool shares the threads while it runs, then gives them back
+    finally:
+        torch.set_num_threads(before)
