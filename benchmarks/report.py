@@ -95,6 +95,7 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
         "- PyTorch's fused encoder-layer kernel on nested (padding-free) tensors: 8–15% slower than the plain forward;",
         "- a hand-written forward with one fused QKV projection and in-place residuals: no measurable gain;",
         "- TorchScript freeze + `optimize_for_inference` (oneDNN fusions): no gain; eager attention: slower;",
+        "- oneDNN's fused linear + GELU for the feed-forward input: no gain (1.01×, four alternating runs);",
         "- int8 dynamic quantization: 1.2–1.6× faster but below the quality bar (see `docs/quantization.md`).",
         "",
         "What did help: batching by a padded-token budget (4096 tokens on a CPU) instead of a fixed count — wide",
