@@ -219,6 +219,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
             torch.set_num_threads(pool.cpu_threads)  # the CPU devices share the thread budget
         try:
             per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local)
+            bar.update(sum(len(columns["input_ids"]) for share in shares[1:] for columns in share))
         except WorkerError:
             if not pool.alive:
                 self._close_pool()
