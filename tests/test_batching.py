@@ -113,3 +113,20 @@ def test_model_out_of_memory_is_survived(monkeypatch):
 
     monkeypatch.setattr(model, "embed_batch", flaky)
     np.testing.assert_allclose(model.encode(texts), expected, atol=1e-6)
+
+
+def test_accelerator_settings_around_the_gpu_path(monkeypatch):
+    """What a GPU run relies on, checked without one: budget, precision, cache release on out-of-memory."""
+    model = FakeEmbedder("fake-model", devices="cpu")
+    model.target_devices = ["cuda:0"]  # as if validated on a GPU machine
+    assert model.batch_token_budget == 65536
+    assert model.compute_dtype == "float16"  # use_fp16=True is the embedder default
+    model.use_bf16 = True
+    assert model.compute_dtype == "bfloat16"
+    freed = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: freed.append(1))
+    model._release_cached_memory()
+    assert freed == [1]
+    model.target_devices = ["cpu"]
+    model._release_cached_memory()
+    assert freed == [1]
