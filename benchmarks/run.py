@@ -102,8 +102,9 @@ def make_reranker(minilm: Path, folder: Path) -> Path:
 
 
 def worker(python: str, lib: str, task: str, model: Path, out: Path, threads: int, batch_size: int | None,
-           limit: int | None) -> dict:
-    command = [python, str(HERE / "worker.py"), lib, task, str(model), str(out), "--threads", str(threads)]
+           limit: int | None, device: str = "cpu") -> dict:
+    command = [python, str(HERE / "worker.py"), lib, task, str(model), str(out), "--threads", str(threads),
+               "--device", device] + (["--fp16"] if device != "cpu" else [])
     if batch_size:
         command += ["--batch-size", str(batch_size)]
     if limit:
@@ -130,7 +131,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N passages")
     parser.add_argument("--results", type=Path, default=HERE / "results.jsonl")
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--device", default="cpu",
+                        help="cuda:N: the GPU benchmark (fp16, flagcore vs sentence-transformers) instead")
     args = parser.parse_args()
+    if args.device != "cpu":
+        return gpu_main(args)
 
     import numpy as np
     import torch
@@ -216,6 +221,41 @@ def main() -> None:
     write_report(args.results, args.report, TARGETS)
     print(json.dumps({"ratios": record["ratios"], "parity": record["parity"], "import_s": record["import_s"]},
                      indent=1))
+
+
+def gpu_main(args: argparse.Namespace) -> None:
+    """fp16 on one GPU: flagcore against sentence-transformers, alternately, same corpus and model."""
+    import torch
+    from gpu_report import write_gpu_report
+    from tiny_models import minilm_dir
+
+    texts = paragraphs()[: args.limit]
+    minilm = minilm_dir()
+    rows = [("flagcore", "flagcore"), ("sentence-transformers", "sentence-transformers")]
+    seconds: dict[str, list[float]] = {name: [] for name, _ in rows}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_index in range(args.rounds):
+            for name, lib in rows[round_index % 2:] + rows[: round_index % 2]:
+                out = worker(sys.executable, lib, "embed", minilm, Path(scratch) / lib, args.threads, None,
+                             args.limit, device=args.device)
+                seconds[name] += out["seconds"]
+                print(f"round {round_index + 1}: {name}: {len(texts) / out['seconds'][0]:.1f} docs/s", flush=True)
+        import numpy as np
+
+        ours, theirs = (np.load(Path(scratch) / f"{lib}.npy") for _, lib in rows)
+    record = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": torch.cuda.get_device_name(int(args.device.split(":")[1]) if ":" in args.device else 0),
+        "torch": torch.__version__, "passages": len(texts), "rounds": args.rounds, "precision": "fp16",
+        "docs_per_s": {name: len(texts) / statistics.median(s) for name, s in seconds.items()},
+        "seconds": seconds,
+        "max_abs_diff": float(np.abs(ours.astype(np.float32) - theirs.astype(np.float32)).max()),
+    }
+    results = args.results.with_name("results-gpu.jsonl")
+    with open(results, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    write_gpu_report(results, args.report.with_name("benchmarks-gpu.md"))
+    print(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

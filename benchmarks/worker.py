@@ -1,6 +1,6 @@
 """One library, one process: load a model, time encoding the corpus, save the outputs.
 
-    python benchmarks/worker.py LIB TASK MODEL_DIR OUT_PREFIX [--threads N] [--repeats N]
+    python benchmarks/worker.py LIB TASK MODEL_DIR OUT_PREFIX --threads N [--device cuda:0 --fp16] [--repeats N]
 
 LIB: flagcore | flagembedding | sentence-transformers. TASK: embed | rerank | first. Prints one JSON line.
 Runs under whichever interpreter has LIB installed (FlagEmbedding lives in its own virtualenv).
@@ -22,30 +22,34 @@ sys.path.insert(0, str(Path(__file__).parent))
 MAX_LENGTH = 512
 
 
-def build(lib: str, task: str, model_dir: str):
+def build(lib: str, task: str, model_dir: str, device: str = "cpu", fp16: bool = False):
+    """The library's model at its defaults, on ``device``; ``fp16`` (for accelerators) halves the weights."""
     if lib == "flagcore":
         from flagcore import FlagAutoModel, FlagAutoReranker
 
         if task == "rerank":
-            return FlagAutoReranker.from_finetuned(model_dir, devices="cpu", max_length=MAX_LENGTH)
-        return FlagAutoModel.from_finetuned(model_dir, devices="cpu", passage_max_length=MAX_LENGTH)
+            return FlagAutoReranker.from_finetuned(model_dir, devices=device, max_length=MAX_LENGTH, use_fp16=fp16)
+        return FlagAutoModel.from_finetuned(model_dir, devices=device, passage_max_length=MAX_LENGTH, use_fp16=fp16)
     if lib == "flagembedding":
         from FlagEmbedding import FlagModel, FlagReranker
 
         if task == "rerank":
-            return FlagReranker(model_dir, use_fp16=False, devices="cpu", max_length=MAX_LENGTH)
-        return FlagModel(model_dir, use_fp16=False, devices="cpu", pooling_method="mean",
+            return FlagReranker(model_dir, use_fp16=fp16, devices=device, max_length=MAX_LENGTH)
+        return FlagModel(model_dir, use_fp16=fp16, devices=device, pooling_method="mean",
                          passage_max_length=MAX_LENGTH)
     if lib == "sentence-transformers":
         if task == "rerank":
             from sentence_transformers import CrossEncoder
 
-            return CrossEncoder(model_dir, device="cpu", max_length=MAX_LENGTH)
+            model = CrossEncoder(model_dir, device=device, max_length=MAX_LENGTH)
+            if fp16:
+                model.model.half()
+            return model
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(model_dir, device="cpu")
+        model = SentenceTransformer(model_dir, device=device)
         model.max_seq_length = MAX_LENGTH
-        return model
+        return model.half() if fp16 else model
     raise SystemExit(f"unknown library {lib}")
 
 
@@ -72,6 +76,8 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("out")
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=None, help="default: the library's own default")
     parser.add_argument("--limit", type=int, default=None)
@@ -87,7 +93,7 @@ def main() -> None:
 
     texts = paragraphs()[: args.limit]
     pairs = corpus_pairs(texts)
-    model = build(args.lib, "rerank" if args.task == "rerank" else "embed", args.model)
+    model = build(args.lib, "rerank" if args.task == "rerank" else "embed", args.model, args.device, args.fp16)
     loaded = time.perf_counter()
     if args.task == "first":
         run(args.lib, "embed", model, ["What is a Python generator?"], [], None)
@@ -99,6 +105,8 @@ def main() -> None:
     for _ in range(args.repeats):
         t = time.perf_counter()
         out = run(args.lib, args.task, model, texts, pairs, args.batch_size)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
         timings.append(time.perf_counter() - t)
     np.save(args.out + ".npy", np.asarray(out, dtype=np.float32))
     count = len(pairs) if args.task == "rerank" else len(texts)
