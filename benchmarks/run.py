@@ -125,7 +125,7 @@ def import_seconds(python: str, repeats: int = 7) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flagembedding-python", required=True)
+    parser.add_argument("--flagembedding-python", help="python of FlagEmbedding's virtualenv (CPU benchmark)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N passages")
@@ -136,6 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.device != "cpu":
         return gpu_main(args)
+    if not args.flagembedding_python:
+        parser.error("the CPU benchmark needs --flagembedding-python (nox -s bench passes it)")
 
     import numpy as np
     import torch
