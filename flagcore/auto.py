@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: str | Enum | None,
            explicit: dict[str, Any]) -> Any:
-    probe = ModelProbe.from_reference(model_name_or_path)
+    probe = ModelProbe.from_reference(model_name_or_path, cache_dir=explicit.get("cache_dir"))
     if probe.is_missing_path:
         raise FileNotFoundError(
             f"Model directory {probe.reference!r} does not exist. Pass an existing directory holding "

@@ -47,8 +47,12 @@ class ModelProbe:
     config: dict[str, Any] | None = None
     files: frozenset[str] = field(default_factory=frozenset)
 
+    from_hub_cache: bool = False
+
     @classmethod
-    def from_reference(cls, reference: str | os.PathLike[str]) -> ModelProbe:
+    def from_reference(cls, reference: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None
+                       ) -> ModelProbe:
+        """Probe a directory, or a hub id (looked up in ``cache_dir`` or the default Hugging Face cache)."""
         if isinstance(reference, os.PathLike):
             reference = os.fspath(reference)
         if not isinstance(reference, str):
@@ -59,11 +63,16 @@ class ModelProbe:
             raise ValueError("model_name_or_path is empty; pass a model directory or a hub id such as 'BAAI/bge-m3'")
         name = model_name_from_reference(reference)
         path = Path(os.path.expanduser(reference.strip()))
+        from_cache = False
         if not path.is_dir():
-            return cls(reference=reference, name=name, local_dir=None)
+            snapshot = cached_snapshot(reference, cache_dir) if looks_like_hub_id(reference) else None
+            if snapshot is None:
+                return cls(reference=reference, name=name, local_dir=None)
+            path, from_cache = snapshot, True
         files = frozenset(_list_files(path, _LISTING_DEPTH))
         config = _read_json(path / "config.json") if "config.json" in files else None
-        return cls(reference=reference, name=name, local_dir=path, config=config, files=files)
+        return cls(reference=reference, name=name, local_dir=path, config=config, files=files,
+                   from_hub_cache=from_cache)
 
     # -- where the model is -------------------------------------------------------------
     @property
@@ -77,7 +86,8 @@ class ModelProbe:
 
     @property
     def hub_id(self) -> str | None:
-        if self.local_dir is None and looks_like_hub_id(self.reference):
+        """The hub id, when the reference is one (whether or not it is in the local cache)."""
+        if (self.local_dir is None or self.from_hub_cache) and looks_like_hub_id(self.reference):
             return self.reference.strip().rstrip("/")
         return None
 
@@ -154,8 +164,11 @@ class ModelProbe:
         """One paragraph of what was looked at, for error messages."""
         parts = [f"name {self.name!r} (from {self.reference!r})"]
         if self.local_dir is None:
-            parts.append("no local directory (only the name can be used; nothing is downloaded to decide)")
+            parts.append("no local directory and not in the Hugging Face cache (only the name can be used; nothing "
+                         "is downloaded to decide)")
         else:
+            if self.from_hub_cache:
+                parts.append(f"found in the Hugging Face cache at {str(self.local_dir)!r}")
             if self.config is None:
                 parts.append(f"directory {str(self.local_dir)!r} has no readable config.json")
             else:
@@ -167,6 +180,37 @@ class ModelProbe:
             more = f" and {len(shown) - 12} more" if len(shown) > 12 else ""
             parts.append(f"files {shown[:12]}{more}")
         return "; ".join(parts)
+
+
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloaded repositories (HF_HUB_CACHE, else HF_HOME/hub)."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join("~", ".cache", "huggingface"), "hub")
+    return Path(os.path.expanduser(cache))
+
+
+def cached_snapshot(hub_id: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The local snapshot of a hub model already in the cache (``refs/main``, else the newest), or None.
+
+    Only reads the cache's folder layout: never contacts the hub.
+    """
+    repo_id = hub_id.strip().rstrip("/")
+    if "/" not in repo_id:
+        return None
+    root = Path(os.path.expanduser(os.fspath(cache_dir))) if cache_dir else hub_cache_dir()
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    snapshots = repo / "snapshots"
+    try:
+        main = (repo / "refs" / "main").read_text().strip()
+    except OSError:
+        main = ""
+    if main and (snapshots / main).is_dir():
+        return snapshots / main
+    try:
+        candidates = [p for p in snapshots.iterdir() if p.is_dir()]
+    except OSError:
+        return None
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
 def _read_json(path: Path) -> Any:

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-import pytest
+import os
 
-from flagcore.plugins import LOAD_PLUGINS_ENV, host
+# The tests never need the network (this machine has none): set before transformers or huggingface_hub is
+# imported, so that a hub id found in a local cache loads at once instead of after connection retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+from flagcore.plugins import LOAD_PLUGINS_ENV, host  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -233,3 +233,18 @@ def test_half_precision_checkpoint_runs_in_fp32_on_cpu(tiny_models, tmp_path):
     full = FlagAutoReranker.from_finetuned(str(tiny_models["tiny-bert-reranker"]), devices="cpu")
     pairs = [("a question", "an answer"), ("hello", "world")]
     np.testing.assert_allclose(model.compute_score(pairs), full.compute_score(pairs), atol=5e-3)
+
+
+def test_a_cached_hub_model_is_detected_and_loaded_without_network(tiny_models, tmp_path):
+    repo = tmp_path / "models--someorg--my-encoder"
+    shutil.copytree(tiny_models["tiny-bert"], repo / "snapshots" / "rev1")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("rev1")
+    from flagcore import ModelProbe
+    from flagcore.resolve import resolve
+
+    probe = ModelProbe.from_reference("someorg/my-encoder", cache_dir=tmp_path)
+    assert probe.from_hub_cache and resolve(probe, "embedder").claim.evidence == "architecture"
+    model = FlagAutoModel.from_finetuned("someorg/my-encoder", cache_dir=str(tmp_path), devices="cpu")
+    direct = FlagAutoModel.from_finetuned(str(tiny_models["tiny-bert"]), devices="cpu")
+    np.testing.assert_allclose(model.encode(["cached hub model"]), direct.encode(["cached hub model"]), atol=1e-7)

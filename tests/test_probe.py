@@ -107,3 +107,36 @@ def test_pooling_module_found_through_modules_json(tmp_path):
     assert ModelProbe.from_reference(model).sentence_transformers_pooling == "cls"
     write(model / "pool" / "config.json", {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True})
     assert ModelProbe.from_reference(model).sentence_transformers_pooling is None  # ambiguous
+
+
+def fake_hub_cache(root, repo_id, revision="abc123", with_ref=True):
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    write(snapshot / "config.json", {"model_type": "bert", "architectures": ["BertModel"]})
+    write(snapshot / "1_Pooling" / "config.json", {"pooling_mode_mean_tokens": True})
+    if with_ref:
+        write(repo / "refs" / "main", revision)
+    return snapshot
+
+
+def test_hub_ids_are_looked_up_in_the_local_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    snapshot = fake_hub_cache(tmp_path, "org/some-encoder")
+    probe = ModelProbe.from_reference("org/some-encoder")
+    assert probe.from_hub_cache and probe.local_dir == snapshot and probe.is_local
+    assert probe.hub_id == "org/some-encoder" and probe.model_type == "bert"
+    assert probe.sentence_transformers_pooling == "mean"
+    assert "Hugging Face cache" in probe.describe()
+    # without refs/main the newest snapshot is used; an id that is not cached stays name-only
+    fake_hub_cache(tmp_path, "org/no-ref", with_ref=False)
+    assert ModelProbe.from_reference("org/no-ref").from_hub_cache
+    missing = ModelProbe.from_reference("org/not-cached")
+    assert missing.local_dir is None and not missing.is_missing_path
+    assert "not in the Hugging Face cache" in missing.describe()
+
+
+def test_hf_home_is_honoured(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    fake_hub_cache(tmp_path / "hub", "org/m")
+    assert ModelProbe.from_reference("org/m").from_hub_cache
