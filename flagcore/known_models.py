@@ -106,4 +106,4 @@ def extra_for_model_class(kind: Kind, model_class: str) -> str | None:
 
 
 def install_hint(extra: str) -> str:
-    return f"pip install 'flagcore[{extra}]'"
+    return f"pip install 'flagcore[{extra}]' (the {FAMILY_DISTRIBUTIONS[extra]} distribution)"
