@@ -130,7 +130,8 @@ class ModelProbe:
     @cached_property
     def sentence_transformers_pooling(self) -> str | None:
         """'cls', 'mean', 'last_token' (or 'max', ...) from a sentence-transformers pooling module."""
-        config = self.read_json(self._pooling_config_path()) if self._pooling_config_path() else None
+        path = self._pooling_config_path()
+        config = self.read_json(path) if path else None
         if not config:
             return None
         modes = {

@@ -31,7 +31,7 @@ ENCODER_MODEL_TYPES = frozenset({
     "deberta", "deberta-v2", "albert", "ernie", "nezha", "modernbert", "megatron-bert", "luke", "xlm",
     "new", "nomic_bert", "jina_bert", "bert-generation", "roformer", "esm",
 })
-M3_HEAD_FILES = ("colbert_linear.pt", "sparse_linear.pt")
+M3_HEADS = ("colbert_linear", "sparse_linear")  # as .pt or .safetensors, like the M3 family reads them
 SUPPORTED_POOLING = ("cls", "mean")
 
 
@@ -69,7 +69,7 @@ def embedder_claim(probe) -> Claim | None:
     pooling = st_pooling or "cls"
     source = "sentence-transformers pooling config" if st_pooling else "no pooling config, BGE default"
     defaults = {"pooling_method": pooling, **_remote_code_defaults(probe)}
-    if probe.has_file(*M3_HEAD_FILES):
+    if all(probe.has_file(f"{head}.pt") or probe.has_file(f"{head}.safetensors") for head in M3_HEADS):
         return Claim(MODEL_CLASS, Evidence.ARCHITECTURE,
                      f"encoder config ({probe.model_type}) with M3 head files; dense output only, "
                      f"the M3 family claims it higher; {pooling} pooling ({source})", defaults)
