@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Padded tokens per batch when max_batch_tokens is not given. On a CPU throughput is flat above a few
-# thousand tokens while attention memory grows with batch × length², so long texts get narrow batches.
-DEFAULT_CPU_BATCH_TOKENS = 4096
+# Padded tokens per batch when max_batch_tokens is not given. On a CPU, batches whose activations fit
+# the last-level cache (2048 tokens of a 384-wide encoder: a 12 MB feed-forward block) ran ~4-7% faster
+# than 4096 tokens in alternating runs; long texts get narrow batches, short texts wide ones.
+DEFAULT_CPU_BATCH_TOKENS = 2048
 DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
 Columns = dict[str, list[list[int]]]
 

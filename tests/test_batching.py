@@ -8,6 +8,7 @@ import torch
 from fakes import FakeEmbedder, FakeReranker
 
 from flagcore.engine.batching import Batcher, run_batches
+from flagcore.model_base import DEFAULT_CPU_BATCH_TOKENS
 
 LENGTHS = [5, 40, 7, 40, 1, 12, 33, 2, 9, 18]
 
@@ -96,7 +97,7 @@ def test_budget_batching_gives_the_same_embeddings_and_scores():
 
 def test_default_budget_depends_on_the_device():
     model = FakeEmbedder("fake-model", devices="cpu")
-    assert model.batch_token_budget == 4096
+    assert model.batch_token_budget == DEFAULT_CPU_BATCH_TOKENS == 2048
     assert FakeEmbedder("fake-model", devices="cpu", max_batch_tokens=123).batch_token_budget == 123
 
 
