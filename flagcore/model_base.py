@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, Ty
 from .engine.batching import Batcher, run_batches
 from .engine.devices import DevicesArg, resolve_devices
 from .engine.padding import pad_features
-from .engine.precision import DtypeName, compute_dtype_name, torch_dtype
+from .engine.precision import DtypeName, check_quantize, compute_dtype_name, torch_dtype
 from .inputs import positive_int, reject_unknown
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         trust_remote_code: bool,
         cache_dir: str | None,
         max_batch_tokens: int | None = None,
+        quantize: str | None = None,
         **kwargs: Any,
     ) -> None:
         reject_unknown(f"{type(self).__name__}()", kwargs, self.accepted_arguments())
@@ -68,6 +69,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         self.trust_remote_code = bool(trust_remote_code)
         self.cache_dir = cache_dir
         self.target_devices = resolve_devices(devices)
+        self.quantize = check_quantize(quantize, self.target_devices)
         self.tokenizer: Any = None
         self.model: Any = None
         self._placed = False
@@ -113,6 +115,10 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
             self.model.to(device=self.device, dtype=self.torch_dtype)
         if hasattr(self.model, "eval"):
             self.model.eval()
+        if self.quantize == "int8":
+            from .engine.int8 import quantize_transformer_blocks
+
+            quantize_transformer_blocks(self.model)
         self._placed = True
 
     # -- tokenized features ----------------------------------------------------------------
@@ -269,4 +275,5 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model_name_or_path={self.model_name_or_path!r}, "
-                f"device={self.device!r}, dtype={self.compute_dtype!r})")
+                f"device={self.device!r}, dtype={self.compute_dtype!r}"
+                + (f", quantize={self.quantize!r})" if self.quantize else ")"))

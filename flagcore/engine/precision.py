@@ -23,3 +23,20 @@ def torch_dtype(name: DtypeName):  # type: ignore[no-untyped-def]
     import torch
 
     return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+
+
+QUANTIZE_CHOICES = ("int8",)
+
+
+def check_quantize(value: str | None, devices: list[str]) -> str | None:
+    """``quantize`` validated: None, or 'int8' (a CPU path: per-token int8 activations, per-channel int8 weights)."""
+    if value is None:
+        return None
+    if value not in QUANTIZE_CHOICES:
+        raise ValueError(f"quantize must be None or one of {', '.join(map(repr, QUANTIZE_CHOICES))}, got {value!r}")
+    accelerators = [d for d in devices if d.split(":")[0] != "cpu"]
+    if accelerators:
+        raise ValueError(
+            f"quantize={value!r} is a CPU path, but devices include {', '.join(accelerators)}; on an accelerator "
+            "use use_fp16=True or use_bf16=True instead, or pass devices='cpu'.")
+    return value
