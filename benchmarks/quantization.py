@@ -1,4 +1,4 @@
-"""Can int8 dynamic quantization be flagcore's faster CPU path? Measures speed and quality of variants.
+"""Which int8 quantization can be flagcore's faster CPU path? Measures speed and quality of variants.
 
     python benchmarks/quantization.py [--passages 1200] [--out docs/quantization.md]
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 import time
 import warnings
@@ -26,6 +27,7 @@ BAR_COSINE, BAR_OVERLAP = 0.99, 0.9
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passages", type=int, default=1200)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "quantization.md")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -39,53 +41,76 @@ def main() -> None:
     from flagcore import FlagAutoModel
 
     texts = paragraphs()[: args.passages]
-    model = FlagAutoModel.from_finetuned(str(minilm_dir()), devices="cpu")
-    start = time.perf_counter()
-    reference = model.encode_corpus(texts, show_progress_bar=False)
-    fp32_seconds = time.perf_counter() - start
-    fp32 = model.model
+    minilm = str(minilm_dir())
+
+    def swapped(quantize):
+        embedder = FlagAutoModel.from_finetuned(minilm, devices="cpu")
+        embedder.model = quantize(copy.deepcopy(embedder.model))
+        return embedder
 
     def linears(module, keep):
         return {name: per_channel_dynamic_qconfig for name, m in module.named_modules()
                 if isinstance(m, torch.nn.Linear) and keep(name)}
 
     variants = {
-        "every Linear, per-tensor int8": lambda m: quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8),
-        "every Linear, per-channel int8": lambda m: quantize_dynamic(m, {torch.nn.Linear: per_channel_dynamic_qconfig}),
-        "feed-forward Linears, per-channel int8": lambda m: quantize_dynamic(m, linears(
-            m, lambda n: "intermediate" in n or ("output.dense" in n and "attention" not in n))),
-        "feed-forward input Linear only, per-channel int8": lambda m: quantize_dynamic(m, linears(
-            m, lambda n: "intermediate" in n)),
+        "fp32 (the default)": lambda: FlagAutoModel.from_finetuned(minilm, devices="cpu"),
+        "torch dynamic int8, every Linear, per-tensor weights": lambda: swapped(
+            lambda m: quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)),
+        "torch dynamic int8, every Linear, per-channel weights": lambda: swapped(
+            lambda m: quantize_dynamic(m, {torch.nn.Linear: per_channel_dynamic_qconfig})),
+        "torch dynamic int8, feed-forward Linears, per-channel": lambda: swapped(lambda m: quantize_dynamic(m, linears(
+            m, lambda n: "intermediate" in n or ("output.dense" in n and "attention" not in n)))),
+        "torch dynamic int8, feed-forward input Linear only": lambda: swapped(
+            lambda m: quantize_dynamic(m, linears(m, lambda n: "intermediate" in n))),
+        "flagcore quantize='int8' (per-token activations, per-channel weights)": lambda: FlagAutoModel.from_finetuned(
+            minilm, devices="cpu", quantize="int8"),
     }
+    embedders = {name: make() for name, make in variants.items()}
+    for embedder in embedders.values():  # first calls (placement, kernel compilation) are not timed
+        embedder.encode_corpus(texts[:64], show_progress_bar=False)
+    names = list(embedders)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    outputs = {}
+    for round_index in range(args.rounds):
+        for name in names[round_index % len(names):] + names[: round_index % len(names)]:
+            start = time.perf_counter()
+            outputs[name] = embedders[name].encode_corpus(texts, show_progress_bar=False)
+            seconds[name].append(time.perf_counter() - start)
+        print({name[:30]: round(s[-1], 2) for name, s in seconds.items()}, flush=True)
+    reference, base = outputs[names[0]], statistics.median(seconds[names[0]])
     rows = []
-    for name, make in variants.items():
-        model.model = make(copy.deepcopy(fp32))
-        start = time.perf_counter()
-        embeddings = model.encode_corpus(texts, show_progress_bar=False)
-        seconds = time.perf_counter() - start
+    for name in names[1:]:
+        embeddings = outputs[name]
         cosine = (embeddings * reference).sum(1)
         queries = slice(0, 150)
         top_ref = np.argsort(-(reference[queries] @ reference.T), axis=1)[:, 1:11]
         top_q = np.argsort(-(embeddings[queries] @ embeddings.T), axis=1)[:, 1:11]
         overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top_ref, top_q, strict=True)]))
         accepted = cosine.mean() >= BAR_COSINE and overlap >= BAR_OVERLAP
-        rows.append((name, fp32_seconds / seconds, float(cosine.mean()), float(cosine.min()), overlap, accepted))
+        rows.append((name, base / statistics.median(seconds[name]), float(cosine.mean()), float(cosine.min()),
+                     overlap, accepted))
         print(rows[-1], flush=True)
     lines = [
-        "# int8 dynamic quantization on the CPU",
+        "# int8 quantization on the CPU",
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by `benchmarks/quantization.py`: all-MiniLM-L6-v2, "
-        f"{len(texts)} pydoc paragraphs, torch {torch.__version__}, {torch.get_num_threads()} threads. Quality bar: "
-        f"mean cosine to fp32 ≥ {BAR_COSINE} and top-10 retrieval overlap ≥ {BAR_OVERLAP}.",
+        f"{len(texts)} pydoc paragraphs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.rounds} alternating rounds (medians; fp32 took {', '.join(f'{x:.1f}' for x in seconds[names[0]])} s). "
+        f"Quality bar: mean cosine to fp32 ≥ {BAR_COSINE} and top-10 retrieval overlap ≥ {BAR_OVERLAP} (150 "
+        "passages as queries against the rest).",
         "",
         "| variant | speed vs fp32 | mean cosine | min cosine | top-10 overlap | accepted |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += [f"| {n} | {s:.2f}× | {c:.4f} | {cm:.4f} | {o:.3f} | {'yes' if a else 'no'} |"
               for n, s, c, cm, o, a in rows]
-    lines += ["", "No variant clears both parts of the bar, so flagcore ships no int8 path: int8 everywhere is fast "
-              "but moves the vectors too far, and quantizing less keeps the cosine but still reorders neighbours."
-              if not any(r[-1] for r in rows) else "Variants marked accepted clear the bar."]
+    lines += ["", "PyTorch's dynamic quantization gives all the tokens of a batch one activation scale, so a few large "
+              "activations flatten the precision of the rest: fast, but the vectors move too far, and quantizing "
+              "fewer layers keeps the cosine but still reorders neighbours. flagcore's `quantize='int8'` scales "
+              "every token on its own (and every weight row), runs the int8 products in `torch._int_mm` and fuses "
+              "the quantize and rescale passes with `torch.compile`."
+              + (" It clears the bar and is the opt-in CPU path." if rows[-1][-1] else
+                 " In this run it did not clear the bar.")]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -37,6 +37,7 @@ EMBED_ROWS = [  # (row name, library, batch size or None for the library's defau
     ("FlagEmbedding 1.4.2", "flagembedding", None),
     ("FlagEmbedding 1.4.2, batch_size=32", "flagembedding", 32),
     ("sentence-transformers", "sentence-transformers", None),
+    ("flagcore, quantize='int8' (opt-in)", "flagcore-int8", None),
 ]
 RERANK_ROWS = [
     ("flagcore", "flagcore", None),
@@ -181,7 +182,7 @@ def main() -> None:
     from tiny_models import minilm_dir
     from transformers import AutoTokenizer
 
-    pythons = {"flagcore": sys.executable, "sentence-transformers": sys.executable,
+    pythons = {"flagcore": sys.executable, "flagcore-int8": sys.executable, "sentence-transformers": sys.executable,
                "flagembedding": args.flagembedding_python}
     minilm = minilm_dir()
     texts = paragraphs()[: args.limit]
@@ -231,6 +232,7 @@ def main() -> None:
         ours = np.load(scratch / "embed-flagcore-None.npy")
         theirs = np.load(scratch / "embed-flagembedding-None.npy")
         st = np.load(scratch / "embed-sentence-transformers-None.npy")
+        int8 = np.load(scratch / "embed-flagcore-int8-None.npy")
         scores = {lib: np.load(scratch / f"rerank-{lib}.npy") for lib in ("flagcore", "flagembedding")}
         first = {lib: worker(pythons[lib], lib, "first", minilm, scratch / "first", args.threads, None, None)
                  for lib in ("flagcore", "flagembedding", "sentence-transformers")}
@@ -248,6 +250,7 @@ def main() -> None:
         "embeddings_max_abs_diff_vs_flagembedding": float(np.abs(ours - theirs).max()),
         "embeddings_max_abs_diff_vs_sentence_transformers": float(np.abs(ours - st).max()),
         "scores_max_abs_diff_vs_flagembedding": float(np.abs(scores["flagcore"] - scores["flagembedding"]).max()),
+        "int8_mean_cosine_vs_fp32": float((int8 * ours).sum(1).mean()),
     }
     record["import_s"] = import_seconds(sys.executable)
     record["first_embedding_s"] = {lib: {"load_s": v["load_s"], "first_s": v["first_s"]} for lib, v in first.items()}
@@ -258,6 +261,7 @@ def main() -> None:
         "vs_sentence_transformers": statistics.median(embed["sentence-transformers"]) / ours_s,
         "roofline": record["roofline_s"] / ours_s,
         "roofline_ceiling": record["roofline_s"] / record["gemm_only_s"],
+        "int8_vs_fp32": ours_s / statistics.median(embed["flagcore, quantize='int8' (opt-in)"]),
     }
     with open(args.results, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")

@@ -2,7 +2,8 @@
 
     python benchmarks/worker.py LIB TASK MODEL_DIR OUT_PREFIX --threads N [--device cuda:0 --fp16] [--repeats N]
 
-LIB: flagcore | flagembedding | sentence-transformers. TASK: embed | rerank | first. Prints one JSON line.
+LIB: flagcore | flagcore-int8 (quantize='int8') | flagembedding |
+sentence-transformers. TASK: embed | rerank | first. Prints one JSON line.
 Runs under whichever interpreter has LIB installed (FlagEmbedding lives in its own virtualenv).
 """
 
@@ -24,12 +25,15 @@ MAX_LENGTH = 512
 
 def build(lib: str, task: str, model_dir: str, device: str = "cpu", fp16: bool = False):
     """The library's model at its defaults, on ``device``; ``fp16`` (for accelerators) halves the weights."""
-    if lib == "flagcore":
+    if lib in ("flagcore", "flagcore-int8"):
         from flagcore import FlagAutoModel, FlagAutoReranker
 
+        options = {"quantize": "int8"} if lib == "flagcore-int8" else {}
         if task == "rerank":
-            return FlagAutoReranker.from_finetuned(model_dir, devices=device, max_length=MAX_LENGTH, use_fp16=fp16)
-        return FlagAutoModel.from_finetuned(model_dir, devices=device, passage_max_length=MAX_LENGTH, use_fp16=fp16)
+            return FlagAutoReranker.from_finetuned(model_dir, devices=device, max_length=MAX_LENGTH, use_fp16=fp16,
+                                                   **options)
+        return FlagAutoModel.from_finetuned(model_dir, devices=device, passage_max_length=MAX_LENGTH, use_fp16=fp16,
+                                            **options)
     if lib == "flagembedding":
         from FlagEmbedding import FlagModel, FlagReranker
 
