@@ -49,3 +49,15 @@ def test_encode_command_reads_stdin_and_writes_npy(tiny_models, tmp_path, monkey
     model = FlagAutoModel.from_finetuned(str(tiny_models["tiny-bert"]), model_class="encoder-only-base",
                                          devices="cpu", query_instruction_for_retrieval="Represent: ")
     np.testing.assert_allclose(np.load(target), model.encode_queries(["what is a panda", "how to bake"]), atol=1e-6)
+
+
+def test_encode_command_quantize_int8(tiny_models, tmp_path):
+    texts = ["what is a panda", "pandas eat bamboo", "bread needs flour, water and yeast"]
+    source, target = tmp_path / "texts.txt", tmp_path / "out.npy"
+    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    assert main(["encode", str(tiny_models["minilm"]), "-i", str(source), "-o", str(target), "--quantize", "int8"]) == 0
+    quantized = FlagAutoModel.from_finetuned(str(tiny_models["minilm"]), devices="cpu", quantize="int8")
+    exact = FlagAutoModel.from_finetuned(str(tiny_models["minilm"]), devices="cpu").encode_corpus(texts)
+    np.testing.assert_allclose(np.load(target), quantized.encode_corpus(texts), atol=1e-6)
+    assert not np.allclose(np.load(target), exact, atol=1e-6)  # the option reached the model
+    assert (np.load(target) * exact).sum(axis=1).min() > 0.98
