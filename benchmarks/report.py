@@ -124,7 +124,7 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
         "What did help: batching by a padded-token budget instead of a fixed count — wide batches for short texts,",
         "narrow ones for long texts — and never computing a batch twice; a 2048-token budget on a CPU (4–7% faster",
         "than 4096 in alternating runs: a batch's activations stay in the last-level cache). For more speed at a",
-        "small, measured cost in accuracy, `quantize='int8'` (per-token int8, opt-in) is the row above.",
+        "small, measured cost in accuracy, there is `quantize='int8'` (per-token int8, opt-in; the embedding table's last row).",
         "",
         "## History (every recorded run)",
         "",
