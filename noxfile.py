@@ -30,7 +30,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "flagcore", "plugins", "tests", "examples", "noxfile.py")
+    session.run("ruff", "check", "flagcore", "plugins", "tests", "examples", "benchmarks", "noxfile.py")
 
 
 ORACLE_VENV = ROOT / ".nox" / "flagembedding-1.4.2"
