@@ -33,7 +33,8 @@ def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def rescale(products: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor,
             bias: torch.Tensor) -> torch.Tensor:
     """fp32 outputs from int32 products: × the row's and the column's scale, + bias."""
-    return products.to(torch.float32) * row_scale * column_scale + bias
+    # int32 × fp32 promotes to fp32 in the same pass; addcmul then scales the rows and adds the bias in one more
+    return torch.addcmul(bias, products * column_scale, row_scale)
 
 
 def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
