@@ -2,12 +2,12 @@
 
     python benchmarks/onnxruntime_check.py [--passages 1200] [--rounds 4] [--out docs/onnxruntime.md]
 
-Needs ``onnxruntime`` and ``onnx`` (``nox -s bench_onnxruntime`` installs them). all-MiniLM-L6-v2 is exported
+Needs ``onnxruntime`` and ``onnx`` (``nox -s cpu_paths`` installs them). all-MiniLM-L6-v2 is exported
 to ONNX twice: as is (PyTorch's SDPA attention) and with eager attention, which ONNX Runtime's transformer
 optimizer can fuse into its Attention kernel (together with SkipLayerNormalization and BiasGelu). Each graph
 replaces the PyTorch encoder inside the same flagcore embedder, so tokenization, token-budget batching and
 pooling are identical; the variants then run alternately. The quality bar is the one of
-``benchmarks/quantization.py``.
+``benchmarks/cpu_path_checks.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +25,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "parity"))
 
-BAR_COSINE, BAR_OVERLAP = 0.99, 0.9
 
 
 class OnnxEncoder:
@@ -86,18 +84,6 @@ def optimize(path: Path, config: dict) -> tuple[Path, dict[str, int]]:
     return out, fused
 
 
-def quality(embeddings, reference) -> tuple[float, float, float]:
-    """Mean and least cosine to the reference, and top-10 neighbour overlap for the first 150 passages."""
-    import numpy as np
-
-    cosine = (embeddings * reference).sum(1)
-    queries = slice(0, 150)
-    top_ref = np.argsort(-(reference[queries] @ reference.T), axis=1)[:, 1:11]
-    top_new = np.argsort(-(embeddings[queries] @ embeddings.T), axis=1)[:, 1:11]
-    overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top_ref, top_new, strict=True)]))
-    return float(cosine.mean()), float(cosine.min()), overlap
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passages", type=int, default=1200)
@@ -112,6 +98,7 @@ def main() -> None:
     import onnxruntime
     import torch
     from corpus import paragraphs
+    from cpu_path_checks import BAR_COSINE, BAR_OVERLAP, passes_bar, quality, time_alternately
     from tiny_models import minilm_dir
 
     from flagcore import FlagAutoModel
@@ -127,15 +114,14 @@ def main() -> None:
         fused_path, fused = optimize(export(minilm, Path(scratch), "eager"), config)
         encoders["ONNX Runtime, exported graph"] = OnnxEncoder(plain, threads)
         encoders["ONNX Runtime, fused transformer graph"] = OnnxEncoder(fused_path, threads)
-    outputs, seconds = {}, {name: [] for name in encoders}
     names = list(encoders)
-    for round_index in range(args.rounds):
-        for name in names[round_index % len(names):] + names[: round_index % len(names)]:
-            embedder.model = encoders[name]
-            start = time.perf_counter()
-            outputs[name] = embedder.encode_corpus(texts, show_progress_bar=False)
-            seconds[name].append(time.perf_counter() - start)
-        print({name: round(s[-1], 2) for name, s in seconds.items()}, flush=True)
+
+    def encode_with(encoder):
+        embedder.model = encoder
+        return embedder.encode_corpus(texts, show_progress_bar=False)
+
+    outputs, seconds = time_alternately({name: lambda e=encoder: encode_with(e) for name, encoder in encoders.items()},
+                                        args.rounds)
     reference = outputs[names[0]]
     base = statistics.median(seconds[names[0]])
     lines = [
@@ -157,7 +143,7 @@ def main() -> None:
         lines.append(f"| {name} | {', '.join(f'{s:.2f}' for s in seconds[name])} | {speed:.2f}× | "
                      f"{float(np.abs(outputs[name] - reference).max()):.1e} | {cosine:.6f} | {overlap:.3f} |")
         if name != names[0]:
-            verdicts.append(speed > 1.05 and cosine >= BAR_COSINE and overlap >= BAR_OVERLAP)
+            verdicts.append(speed > 1.05 and passes_bar(cosine, overlap))
     lines += ["", "A variant would be worth an optional backend if it were clearly faster (> 1.05×) and cleared the "
               f"quality bar (mean cosine ≥ {BAR_COSINE}, top-10 overlap ≥ {BAR_OVERLAP}). "
               + ("At least one is." if any(verdicts) else

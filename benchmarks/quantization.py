@@ -12,7 +12,6 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +20,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "parity"))
 
-BAR_COSINE, BAR_OVERLAP = 0.99, 0.9
 
 
 def main() -> None:
@@ -32,9 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
-    import numpy as np
     import torch
     from corpus import paragraphs
+    from cpu_path_checks import BAR_COSINE, BAR_OVERLAP, passes_bar, quality, time_alternately
     from tiny_models import minilm_dir
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -69,26 +67,15 @@ def main() -> None:
     for embedder in embedders.values():  # first calls (placement, kernel compilation) are not timed
         embedder.encode_corpus(texts[:64], show_progress_bar=False)
     names = list(embedders)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    outputs = {}
-    for round_index in range(args.rounds):
-        for name in names[round_index % len(names):] + names[: round_index % len(names)]:
-            start = time.perf_counter()
-            outputs[name] = embedders[name].encode_corpus(texts, show_progress_bar=False)
-            seconds[name].append(time.perf_counter() - start)
-        print({name[:30]: round(s[-1], 2) for name, s in seconds.items()}, flush=True)
+    runs = {name: lambda e=embedder: e.encode_corpus(texts, show_progress_bar=False)
+            for name, embedder in embedders.items()}
+    outputs, seconds = time_alternately(runs, args.rounds)
     reference, base = outputs[names[0]], statistics.median(seconds[names[0]])
     rows = []
     for name in names[1:]:
-        embeddings = outputs[name]
-        cosine = (embeddings * reference).sum(1)
-        queries = slice(0, 150)
-        top_ref = np.argsort(-(reference[queries] @ reference.T), axis=1)[:, 1:11]
-        top_q = np.argsort(-(embeddings[queries] @ embeddings.T), axis=1)[:, 1:11]
-        overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top_ref, top_q, strict=True)]))
-        accepted = cosine.mean() >= BAR_COSINE and overlap >= BAR_OVERLAP
-        rows.append((name, base / statistics.median(seconds[name]), float(cosine.mean()), float(cosine.min()),
-                     overlap, accepted))
+        cosine, least, overlap = quality(outputs[name], reference)
+        speed = base / statistics.median(seconds[name])
+        rows.append((name, speed, cosine, least, overlap, passes_bar(cosine, overlap)))
         print(rows[-1], flush=True)
     lines = [
         "# int8 quantization on the CPU",

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Sequence
 
+from .engine.precision import QUANTIZE_CHOICES
 from .errors import ModelResolutionError
 from .known_models import known_model
 from .plugins import list_plugins
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="token limit per text")
     p.add_argument("--devices", help="e.g. cpu, cuda:0")
-    p.add_argument("--quantize", choices=("int8",),
+    p.add_argument("--quantize", choices=QUANTIZE_CHOICES,
                    help="int8 on a CPU: faster, embeddings within ~0.997 cosine of fp32 (see docs/index.md)")
     p.set_defaults(func=cmd_encode)
     return parser

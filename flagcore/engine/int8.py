@@ -39,8 +39,6 @@ def rescale(products: torch.Tensor, row_scale: torch.Tensor, column_scale: torch
 
 def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
     global _fused_kernels
-    if not _use_fused:
-        return quantize_rows, rescale
     if _fused_kernels is None:
         _fused_kernels = (torch.compile(quantize_rows, dynamic=True), torch.compile(rescale, dynamic=True))
     return _fused_kernels
@@ -68,12 +66,10 @@ class Int8Linear(torch.nn.Module):
 
     @classmethod
     def from_linear(cls, linear: torch.nn.Linear) -> Int8Linear:
-        weight = linear.weight.detach().to(torch.float32)
-        scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
-        codes = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        codes, scale = quantize_rows(linear.weight.detach().to(torch.float32))  # a row per output channel
         bias = (linear.bias.detach().to(torch.float32) if linear.bias is not None
                 else torch.zeros(linear.out_features))
-        return cls(codes.t().contiguous(), scale, bias.clone())
+        return cls(codes.t().contiguous(), scale.squeeze(1), bias.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _use_fused:
