@@ -8,8 +8,7 @@ from enum import Enum
 from typing import Any, List, NoReturn, Union
 
 from .embedder import AbsEmbedder
-from .enums import EmbedderModelClass, RerankerModelClass
-from .known_models import Kind
+from .enums import EmbedderModelClass, Kind, RerankerModelClass
 from .probe import ModelProbe
 from .reranker import AbsReranker
 from .resolve import Resolution, resolve

@@ -8,6 +8,7 @@ import sys
 from typing import Sequence
 
 from .engine.precision import QUANTIZE_CHOICES
+from .enums import POOLING_METHODS
 from .errors import ModelResolutionError
 from .known_models import known_model
 from .plugins import list_plugins
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", action="store_true", help="encode as queries (the query instruction applies)")
     p.add_argument("--instruction", help="query instruction (query_instruction_for_retrieval)")
     p.add_argument("--model-class", help="force a model class id, e.g. encoder-only-base")
-    p.add_argument("--pooling-method", choices=("cls", "mean", "last_token"))
+    p.add_argument("--pooling-method", choices=POOLING_METHODS)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="token limit per text")
     p.add_argument("--devices", help="e.g. cpu, cuda:0")

@@ -1,8 +1,12 @@
-"""Model-class ids and pooling names, with FlagEmbedding 1.4.2's values."""
+"""Model kinds, model-class ids and pooling names, with FlagEmbedding 1.4.2's values."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
+
+Kind = Literal["embedder", "reranker"]
+KINDS: tuple[Kind, ...] = ("embedder", "reranker")
 
 
 class EmbedderModelClass(Enum):
@@ -24,6 +28,9 @@ class PoolingMethod(Enum):
     CLS = "cls"
     MEAN = "mean"
     LAST_TOKEN = "last_token"
+
+
+POOLING_METHODS: tuple[str, ...] = tuple(method.value for method in PoolingMethod)
 
 
 def model_class_id(model_class: str | Enum) -> str:

@@ -6,9 +6,8 @@ This table only powers the "install this extra" hint; the plugins own the claimi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Kind = Literal["embedder", "reranker"]
+from .enums import Kind
 
 # model class id -> extra of the core distribution that installs its family
 FAMILY_OF_MODEL_CLASS: dict[tuple[Kind, str], str] = {
@@ -106,4 +105,5 @@ def extra_for_model_class(kind: Kind, model_class: str) -> str | None:
 
 
 def install_hint(extra: str) -> str:
-    return f"pip install 'flagcore[{extra}]' (the {FAMILY_DISTRIBUTIONS[extra]} distribution)"
+    return (f"pip install 'flagcore[{extra}]' (the {FAMILY_DISTRIBUTIONS[extra]} distribution; "
+            f"from a flagcore checkout: pip install -e plugins/{extra})")

@@ -29,6 +29,18 @@ def check_local_model(path: str) -> None:
         raise FileNotFoundError(f"{folder} has no tokenizer files: expected one of {', '.join(TOKENIZER_FILES)}")
 
 
+def local_model_folder(reference: str, cache_dir: str | None) -> Path:
+    """The local folder of a model. A hub id is looked up in the Hugging Face cache, and downloaded into it
+    only when ``HF_HUB_OFFLINE`` is not set (as ``from_pretrained`` would)."""
+    path = Path(os.path.expanduser(reference))
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id=reference, cache_dir=cache_dir, ignore_patterns=[
+        "flax_model.msgpack", "rust_model.ot", "tf_model.h5", "onnx/*", "*.onnx"]))
+
+
 def load_tokenizer(path: str, *, trust_remote_code: bool, cache_dir: str | None) -> Any:
     from transformers import AutoTokenizer
 

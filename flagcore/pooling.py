@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-POOLING_METHODS = ("cls", "mean", "last_token")
+from .enums import POOLING_METHODS
 
 
 def check_pooling(method: str, supported: tuple[str, ...], model_class: str) -> str:

@@ -16,6 +16,14 @@ from typing import Any
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
 _LISTING_DEPTH = 2
 
+#: BGE-M3's extra heads, each stored as ``<name>.safetensors`` or ``<name>.pt`` next to the backbone.
+M3_HEADS = ("colbert_linear", "sparse_linear")
+
+
+def head_files(stem: str) -> tuple[str, str]:
+    """The file names a head named ``stem`` may be stored under, preferred first."""
+    return f"{stem}.safetensors", f"{stem}.pt"
+
 
 def model_name_from_reference(reference: str) -> str:
     """FlagEmbedding's basename rule, made tolerant of a trailing slash.
@@ -84,13 +92,6 @@ class ModelProbe:
         """A reference that can only mean a local path, and nothing is there."""
         return self.local_dir is None and not looks_like_hub_id(self.reference)
 
-    @property
-    def hub_id(self) -> str | None:
-        """The hub id, when the reference is one (whether or not it is in the local cache)."""
-        if (self.local_dir is None or self.from_hub_cache) and looks_like_hub_id(self.reference):
-            return self.reference.strip().rstrip("/")
-        return None
-
     # -- config.json ----------------------------------------------------------------------
     @property
     def model_type(self) -> str | None:
@@ -120,6 +121,19 @@ class ModelProbe:
     def has_file(self, *relative_paths: str) -> bool:
         """True when every one of the given files is in the directory."""
         return all(p in self.files for p in relative_paths)
+
+    def has_any_file(self, *relative_paths: str) -> bool:
+        """True when at least one of the given files is in the directory."""
+        return any(p in self.files for p in relative_paths)
+
+    def has_m3_heads(self) -> bool:
+        """Both BGE-M3 heads (``colbert_linear`` and ``sparse_linear``) are in the directory."""
+        return all(self.has_any_file(*head_files(head)) for head in M3_HEADS)
+
+    @property
+    def is_sequence_classifier(self) -> bool:
+        """config.json names a ``*ForSequenceClassification`` architecture."""
+        return any(a.endswith("ForSequenceClassification") for a in self.architectures)
 
     def read_json(self, relative_path: str) -> dict[str, Any] | None:
         """A JSON file of the directory, or None when absent or unreadable."""
@@ -154,12 +168,6 @@ class ModelProbe:
                     if candidate in self.files:
                         return candidate
         return "1_Pooling/config.json" if "1_Pooling/config.json" in self.files else None
-
-    @property
-    def adapter_base_model(self) -> str | None:
-        config = self.read_json("adapter_config.json") or {}
-        value = config.get("base_model_name_or_path")
-        return value if isinstance(value, str) else None
 
     def describe(self) -> str:
         """One paragraph of what was looked at, for error messages."""

@@ -5,12 +5,9 @@ from __future__ import annotations
 import importlib
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
 
+from .enums import Kind
 from .errors import PluginWarning
-
-Kind = Literal["embedder", "reranker"]
-KINDS: tuple[Kind, ...] = ("embedder", "reranker")
 
 
 @dataclass(frozen=True)

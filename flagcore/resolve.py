@@ -10,18 +10,18 @@ from enum import Enum
 from typing import Any
 
 from .claims import Claim, Evidence
-from .enums import model_class_id
+from .enums import KINDS, Kind, model_class_id
 from .errors import (
     AmbiguousModelError,
     PluginNotInstalledError,
     UnknownModelClassError,
     UnknownModelError,
 )
-from .known_models import Kind, extra_for_model_class, install_hint, known_model
+from .known_models import extra_for_model_class, install_hint, known_model
 from .plugins import PluginHost, _warn
 from .plugins import host as default_host
 from .probe import ModelProbe
-from .registry import KINDS, ModelClassEntry
+from .registry import ModelClassEntry
 
 
 @dataclass(frozen=True)

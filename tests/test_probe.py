@@ -29,13 +29,12 @@ def test_name_rules(reference, name):
     assert ModelProbe.from_reference(reference).name == name
 
 
-def test_hub_id_and_missing_paths():
-    hub = ModelProbe.from_reference("BAAI/bge-m3")
-    assert hub.hub_id == "BAAI/bge-m3" and not hub.is_local and not hub.is_missing_path
-    assert ModelProbe.from_reference("bge-m3").hub_id == "bge-m3"
+def test_hub_ids_and_missing_paths():
+    for reference in ("BAAI/bge-m3", "bge-m3"):
+        hub = ModelProbe.from_reference(reference)
+        assert not hub.is_local and not hub.is_missing_path
     for reference in ("/no/such/dir/bge-m3", "./missing/bge-m3", "a/b/c"):
-        probe = ModelProbe.from_reference(reference)
-        assert probe.is_missing_path and probe.hub_id is None
+        assert ModelProbe.from_reference(reference).is_missing_path
 
 
 @pytest.mark.parametrize("bad", ["", "   "])
@@ -64,7 +63,6 @@ def test_local_directory_config_and_files(tmp_path):
     })
     write(model / "colbert_linear.pt", "x")
     write(model / "1_Pooling" / "config.json", {"pooling_mode_mean_tokens": True})
-    write(model / "adapter_config.json", {"base_model_name_or_path": "BAAI/bge-m3"})
     write(model / "a" / "b" / "too_deep.txt", "x")
     probe = ModelProbe.from_reference(model)
     assert probe.is_local and probe.local_dir == model
@@ -77,7 +75,10 @@ def test_local_directory_config_and_files(tmp_path):
     assert "1_Pooling/config.json" in probe.files
     assert "a/b/too_deep.txt" not in probe.files  # the listing stops two levels down
     assert probe.sentence_transformers_pooling == "mean"
-    assert probe.adapter_base_model == "BAAI/bge-m3"
+    assert probe.is_sequence_classifier and not probe.has_m3_heads()
+    assert probe.has_any_file("sparse_linear.safetensors", "colbert_linear.pt")
+    write(model / "sparse_linear.safetensors", "x")
+    assert ModelProbe.from_reference(model).has_m3_heads()  # either file format counts
     assert "xlm-roberta" in probe.describe()
 
 
@@ -124,7 +125,7 @@ def test_hub_ids_are_looked_up_in_the_local_cache(tmp_path, monkeypatch):
     snapshot = fake_hub_cache(tmp_path, "org/some-encoder")
     probe = ModelProbe.from_reference("org/some-encoder")
     assert probe.from_hub_cache and probe.local_dir == snapshot and probe.is_local
-    assert probe.hub_id == "org/some-encoder" and probe.model_type == "bert"
+    assert probe.model_type == "bert"
     assert probe.sentence_transformers_pooling == "mean"
     assert "Hugging Face cache" in probe.describe()
     # without refs/main the newest snapshot is used; an id that is not cached stays name-only

@@ -7,8 +7,7 @@ their sentence-transformers files.
 
 from __future__ import annotations
 
-from flagcore import Claim, Evidence
-from flagcore.known_models import names_for
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for
 
 MODEL_CLASS = "encoder-only-base"
 
@@ -31,8 +30,7 @@ ENCODER_MODEL_TYPES = frozenset({
     "deberta", "deberta-v2", "albert", "ernie", "nezha", "modernbert", "megatron-bert", "luke", "xlm",
     "new", "nomic_bert", "jina_bert", "bert-generation", "roformer", "esm",
 })
-M3_HEADS = ("colbert_linear", "sparse_linear")  # as .pt or .safetensors, like the M3 family reads them
-SUPPORTED_POOLING = ("cls", "mean")
+SUPPORTED_POOLING = (PoolingMethod.CLS.value, PoolingMethod.MEAN.value)
 
 
 def embedder_defaults(name: str) -> dict:
@@ -45,23 +43,19 @@ def embedder_defaults(name: str) -> dict:
     return defaults
 
 
-def _is_classifier(probe) -> bool:
-    return any(a.endswith("ForSequenceClassification") for a in probe.architectures)
-
-
-def _is_encoder(probe) -> bool:
+def _is_encoder(probe: ModelProbe) -> bool:
     return probe.model_type in ENCODER_MODEL_TYPES
 
 
-def _remote_code_defaults(probe) -> dict:
+def _remote_code_defaults(probe: ModelProbe) -> dict:
     return {"trust_remote_code": True} if probe.auto_map else {}
 
 
-def embedder_claim(probe) -> Claim | None:
+def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
                      embedder_defaults(probe.name))
-    if not probe.is_local or not _is_encoder(probe) or _is_classifier(probe):
+    if not probe.is_local or not _is_encoder(probe) or probe.is_sequence_classifier:
         return None
     st_pooling = probe.sentence_transformers_pooling
     if st_pooling is not None and st_pooling not in SUPPORTED_POOLING:
@@ -69,7 +63,7 @@ def embedder_claim(probe) -> Claim | None:
     pooling = st_pooling or "cls"
     source = "sentence-transformers pooling config" if st_pooling else "no pooling config, BGE default"
     defaults = {"pooling_method": pooling, **_remote_code_defaults(probe)}
-    if all(probe.has_file(f"{head}.pt") or probe.has_file(f"{head}.safetensors") for head in M3_HEADS):
+    if probe.has_m3_heads():
         return Claim(MODEL_CLASS, Evidence.ARCHITECTURE,
                      f"encoder config ({probe.model_type}) with M3 head files; dense output only, "
                      f"the M3 family claims it higher; {pooling} pooling ({source})", defaults)
@@ -78,11 +72,11 @@ def embedder_claim(probe) -> Claim | None:
                  f"{pooling} pooling ({source})", defaults)
 
 
-def reranker_claim(probe) -> Claim | None:
+def reranker_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("reranker", MODEL_CLASS):
         defaults = {"trust_remote_code": True} if probe.name in NEEDS_REMOTE_CODE else {}
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table", defaults)
-    if not probe.is_local or not _is_encoder(probe) or not _is_classifier(probe):
+    if not probe.is_local or not _is_encoder(probe) or not probe.is_sequence_classifier:
         return None
     if probe.num_labels != 1:
         return None  # several labels (transformers' default is 2) is a classifier, not a relevance scorer

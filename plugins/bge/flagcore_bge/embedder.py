@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore import AbsEmbedder
-from flagcore.loading import check_local_model, load_encoder, load_tokenizer
-from flagcore.pooling import check_pooling, pool
+from flagcore.family import AbsEmbedder, check_local_model, check_pooling, load_encoder, load_tokenizer, pool
 
-from .claims import SUPPORTED_POOLING
+from .claims import MODEL_CLASS, SUPPORTED_POOLING
 
 
 class EncoderEmbedder(AbsEmbedder):
     """A BERT-like encoder pooled by its CLS token or the mean of its tokens, then L2-normalised."""
 
-    DEFAULT_POOLING_METHOD = "cls"
-
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, "encoder-only-base")
+        self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, MODEL_CLASS)
         check_local_model(self.model_name_or_path)
         self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
                                         cache_dir=self.cache_dir)

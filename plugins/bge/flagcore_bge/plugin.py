@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flagcore import hookimpl
+from flagcore.family import hookimpl
 
-from .claims import embedder_claim, reranker_claim
-
-MODEL_CLASS = "encoder-only-base"
+from .claims import MODEL_CLASS, embedder_claim, reranker_claim
 
 
 @hookimpl

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore import AbsReranker
-from flagcore.loading import check_local_model, load_config, load_encoder, load_tokenizer
-
-from .pair_template import PairTemplate
+from flagcore.family import AbsReranker, PairTemplate, check_local_model, load_config, load_encoder, load_tokenizer
 
 
 class CrossEncoderReranker(AbsReranker):

@@ -11,30 +11,27 @@ One forward pass of the XLM-R backbone gives all three outputs:
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from flagcore import AbsEmbedder
-from flagcore.inputs import as_pairs, positive_int
-from flagcore.loading import check_local_model, load_encoder, load_tokenizer
-from flagcore.pooling import POOLING_METHODS, check_pooling, pool
+from flagcore.family import (
+    POOLING_METHODS,
+    AbsEmbedder,
+    as_pairs,
+    check_local_model,
+    check_pooling,
+    head_files,
+    load_encoder,
+    load_tokenizer,
+    local_model_folder,
+    pool,
+    positive_int,
+)
 
 from . import scoring
-from .heads import head_files, load_head
+from .claims import MODEL_CLASS
+from .heads import load_head
 
 MODES = ("return_dense", "return_sparse", "return_colbert_vecs")
-
-
-def _model_folder(reference: str, cache_dir: str | None) -> Path:
-    """The local folder of a model; a hub id is looked up in (or fetched into) the Hugging Face cache."""
-    path = Path(os.path.expanduser(reference))
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(repo_id=reference, cache_dir=cache_dir, ignore_patterns=[
-        "flax_model.msgpack", "rust_model.ot", "tf_model.h5", "onnx/*", "*.onnx"]))
 
 
 def _m3_module(backbone: Any, colbert_linear: Any, sparse_linear: Any) -> Any:
@@ -56,17 +53,16 @@ def _m3_module(backbone: Any, colbert_linear: Any, sparse_linear: Any) -> Any:
 class M3Embedder(AbsEmbedder):
     """BGE-M3: dense vectors, lexical weights and ColBERT vectors, and their combined scores."""
 
-    DEFAULT_POOLING_METHOD = "cls"
     call_options = frozenset(MODES)
 
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", colbert_dim: int = -1,
                  return_dense: bool = True, return_sparse: bool = False, return_colbert_vecs: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        self.pooling_method = check_pooling(pooling_method, POOLING_METHODS, "encoder-only-m3")
+        self.pooling_method = check_pooling(pooling_method, POOLING_METHODS, MODEL_CLASS)
         self.return_dense, self.return_sparse = bool(return_dense), bool(return_sparse)
         self.return_colbert_vecs = bool(return_colbert_vecs)
-        self.model_folder = _model_folder(self.model_name_or_path, self.cache_dir)
+        self.model_folder = local_model_folder(self.model_name_or_path, self.cache_dir)
         check_local_model(str(self.model_folder))
         self.tokenizer = load_tokenizer(str(self.model_folder), trust_remote_code=self.trust_remote_code,
                                         cache_dir=self.cache_dir)

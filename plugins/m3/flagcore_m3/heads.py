@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-def head_files(stem: str) -> tuple[str, str]:
-    return f"{stem}.safetensors", f"{stem}.pt"
+from flagcore.family import head_files
 
 
 def load_head(folder: Path, stem: str, *, in_features: int, out_features: int | None, dtype: Any) -> Any:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from flagcore import Claim, Evidence, hookimpl
+from flagcore.family import hookimpl
 
-MODEL_CLASS = "encoder-only-m3"
-HEADS = ("colbert_linear", "sparse_linear")
-
-
-def has_heads(probe) -> bool:
-    return all(probe.has_file(f"{h}.pt") or probe.has_file(f"{h}.safetensors") for h in HEADS)
+from .claims import MODEL_CLASS, embedder_claim
 
 
 @hookimpl
@@ -20,11 +15,4 @@ def register_model_classes(register):
 
 @hookimpl
 def claim_embedder(probe):
-    if probe.name == "bge-m3":
-        return Claim(MODEL_CLASS, Evidence.NAME, "'bge-m3' is in FlagEmbedding's embedder table",
-                     {"pooling_method": "cls"})
-    if probe.is_local and has_heads(probe) and not any(
-            a.endswith("ForSequenceClassification") for a in probe.architectures):
-        return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 50,
-                     "directory holds the M3 heads colbert_linear and sparse_linear", {"pooling_method": "cls"})
-    return None
+    return embedder_claim(probe)

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("dense", "sparse", "colbert")
-
 
 def lexical_score(query: Mapping[str, float], passage: Mapping[str, float]) -> float:
     """Σ over tokens present in both of query weight × passage weight."""

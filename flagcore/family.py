@@ -1,0 +1,76 @@
+"""The public API for family authors: everything a family plugin may use from flagcore.
+
+A family (first-party or not) imports only ``flagcore`` and this module; everything else in the package is
+internal and may change. Nothing here imports torch or transformers until a function that needs them runs.
+
+- Base classes and hooks: :class:`AbsEmbedder`, :class:`AbsReranker`, :data:`hookimpl`, :class:`Claim`,
+  :class:`Evidence` (score bands; scores lie in ``[0, MAX_SCORE)``).
+- What a claim hook sees: :class:`ModelProbe` (``name``, ``config``, ``files``, ``model_type``, ``architectures``,
+  ``num_labels``, ``auto_map``, ``has_file``, ``has_any_file``, ``has_m3_heads``, ``is_sequence_classifier``,
+  ``read_json``, ``sentence_transformers_pooling``).
+- FlagEmbedding's name table: :func:`names_for`, :func:`known_model`.
+- Loading Hugging Face checkpoints with an explicit dtype: :func:`check_local_model`, :func:`local_model_folder`,
+  :func:`load_tokenizer`, :func:`load_config`, :func:`load_encoder`.
+- Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
+- Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
+  :func:`reject_unknown`, :func:`check_instruction_format`, :func:`format_instruction`.
+"""
+
+from __future__ import annotations
+
+from .claims import MAX_SCORE, Claim, Evidence
+from .embedder import AbsEmbedder
+from .enums import KINDS, POOLING_METHODS, Kind, PoolingMethod
+from .hookspecs import hookimpl
+from .inputs import as_pairs, as_texts, check_instruction_format, format_instruction, positive_int, reject_unknown
+from .known_models import KnownModel, known_model, names_for
+from .loading import (
+    TOKENIZER_FILES,
+    WEIGHT_FILES,
+    check_local_model,
+    load_config,
+    load_encoder,
+    load_tokenizer,
+    local_model_folder,
+)
+from .model_base import Columns
+from .pairs import PairTemplate
+from .pooling import check_pooling, pool
+from .probe import M3_HEADS, ModelProbe, head_files
+from .reranker import AbsReranker
+
+__all__ = [
+    "KINDS",
+    "M3_HEADS",
+    "MAX_SCORE",
+    "POOLING_METHODS",
+    "TOKENIZER_FILES",
+    "WEIGHT_FILES",
+    "AbsEmbedder",
+    "AbsReranker",
+    "Claim",
+    "Columns",
+    "Evidence",
+    "Kind",
+    "KnownModel",
+    "ModelProbe",
+    "PairTemplate",
+    "PoolingMethod",
+    "as_pairs",
+    "as_texts",
+    "check_instruction_format",
+    "check_local_model",
+    "check_pooling",
+    "format_instruction",
+    "head_files",
+    "hookimpl",
+    "known_model",
+    "load_config",
+    "load_encoder",
+    "load_tokenizer",
+    "local_model_folder",
+    "names_for",
+    "pool",
+    "positive_int",
+    "reject_unknown",
+]
