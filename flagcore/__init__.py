@@ -9,7 +9,9 @@ from .embedder import AbsEmbedder
 from .enums import EmbedderModelClass, PoolingMethod, RerankerModelClass
 from .errors import (
     AmbiguousModelError,
+    ModelClassImportError,
     ModelResolutionError,
+    PluginContractError,
     PluginNotInstalledError,
     PluginWarning,
     UnknownModelClassError,
@@ -32,8 +34,10 @@ __all__ = [
     "Evidence",
     "FlagAutoModel",
     "FlagAutoReranker",
+    "ModelClassImportError",
     "ModelProbe",
     "ModelResolutionError",
+    "PluginContractError",
     "PluginNotInstalledError",
     "PluginWarning",
     "PoolingMethod",

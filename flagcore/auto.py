@@ -18,17 +18,17 @@ logger = logging.getLogger(__name__)
 
 def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: str | Enum | None,
            explicit: dict[str, Any]) -> Any:
+    prefer_plugin = explicit.pop("prefer_plugin", None)
     probe = ModelProbe.from_reference(model_name_or_path, cache_dir=explicit.get("cache_dir"))
     if probe.is_missing_path:
         raise FileNotFoundError(
             f"Model directory {probe.reference!r} does not exist. Pass an existing directory holding "
             "config.json, the weights and the tokenizer files, or a hub id such as 'BAAI/bge-m3'."
         )
-    resolution = resolve(probe, kind, model_class)
+    resolution = resolve(probe, kind, model_class, prefer_plugin=prefer_plugin)
     arguments = _arguments(resolution, explicit)
     cls = resolution.entry.load()
-    logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class,
-                resolution.claim.reason if resolution.claim else "model_class given")
+    logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class, resolution.why)
     return cls(probe.reference, **arguments)
 
 
@@ -71,7 +71,11 @@ class FlagAutoModel:
         truncate_dim: int | None = None,
         **kwargs: Any,
     ) -> AbsEmbedder:
-        """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it."""
+        """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it.
+
+        Beyond FlagEmbedding's arguments: ``prefer_plugin="name"`` lets that plugin's claim win over the name table
+        and the scores (``docs/resolution.md``); every other keyword goes to the class's constructor.
+        """
         explicit = dict(
             normalize_embeddings=normalize_embeddings, use_fp16=use_fp16, use_bf16=use_bf16,
             query_instruction_for_retrieval=query_instruction_for_retrieval, devices=devices,
@@ -101,7 +105,8 @@ class FlagAutoReranker:
     ) -> AbsReranker:
         """Resolve ``model_name_or_path`` to a reranker class and build it.
 
-        ``flagcore explain --kind reranker NAME`` shows why a class was chosen.
+        ``flagcore explain --kind reranker NAME`` shows why a class was chosen; ``prefer_plugin=`` works as for
+        :meth:`FlagAutoModel.from_finetuned`.
         """
         explicit = dict(use_fp16=use_fp16, trust_remote_code=trust_remote_code, **kwargs)
         return _build("reranker", model_name_or_path, model_class, explicit)

@@ -30,10 +30,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'.")
         return 0
     rows = [
-        (i.name, i.distribution, i.version or "-", ", ".join(i.embedders) or "-", ", ".join(i.rerankers) or "-")
+        (i.name, i.distribution, i.version or "-", ", ".join(i.embedders) or "-", ", ".join(i.rerankers) or "-",
+         i.description or "-")
         for i in infos
     ]
-    print(_table(("plugin", "distribution", "version", "embedder classes", "reranker classes"), rows))
+    print(_table(("plugin", "distribution", "version", "embedder classes", "reranker classes", "description"), rows))
     return 0
 
 
@@ -51,12 +52,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         print("No installed plugin claims this model.")
     try:
-        chosen = resolve(probe, args.kind)
+        chosen = resolve(probe, args.kind, prefer_plugin=args.prefer_plugin)
     except ModelResolutionError as exc:
         print(f"\nResult: {exc}")
         return 1
     target = chosen.entry.target
-    print(f"\nResult: {chosen.model_class} ({target if isinstance(target, str) else target.__qualname__})")
+    print(f"\nResult: {chosen.model_class} ({target if isinstance(target, str) else target.__qualname__}) "
+          f"from plugin {chosen.entry.plugin!r}, by {chosen.why}")
     known = known_model(probe.name, args.kind)
     if known is not None and known.model_class != chosen.model_class:
         print(f"Note: FlagEmbedding maps {probe.name!r} to {known.model_class}.")
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="show every plugin's claim on a model and which one wins")
     p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
+    p.add_argument("--prefer-plugin", action="append",
+                   help="let this plugin's claim win over FlagEmbedding's name table and the scores")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("encode", help="embed texts, one per line, from a file or stdin")
     p.add_argument("model", help="model directory or hub id")

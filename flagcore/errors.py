@@ -1,4 +1,4 @@
-"""Exceptions raised while choosing a model class."""
+"""Exceptions raised while loading plugins and choosing a model class."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ class UnknownModelClassError(ModelResolutionError):
 
 class PluginWarning(UserWarning):
     """A plugin failed to import or raised inside a hook; it was skipped."""
+
+
+class PluginContractError(ValueError):
+    """A plugin breaks the hook contract (e.g. a hook wrapper, an unknown hook name) and cannot be registered."""
+
+
+class ModelClassImportError(ImportError):
+    """A model class registered as ``"module:Class"`` cannot be imported; the message names the plugin, its
+    distribution and the reference."""

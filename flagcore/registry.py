@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from .enums import Kind
-from .errors import PluginWarning
+from .errors import ModelClassImportError, PluginWarning
 
 
 @dataclass(frozen=True)
@@ -20,20 +20,29 @@ class ModelClassEntry:
     target: type | str
     plugin: str
     description: str = ""
+    source: str = ""  # the plugin's distribution and version, for messages
 
     def load(self) -> type:
         if isinstance(self.target, type):
             cls = self.target
         else:
             module_name, _, attr = self.target.partition(":")
-            cls = getattr(importlib.import_module(module_name), attr)
+            try:
+                cls = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as exc:
+                raise ModelClassImportError(
+                    f"plugin {self.plugin!r} ({self.source}) registered {self.kind} {self.model_class!r} as "
+                    f"{self.target!r}, which cannot be imported: {type(exc).__name__}: {exc}. Reinstall that "
+                    "distribution (or install what it needs), or choose another model_class."
+                ) from exc
         from .embedder import AbsEmbedder
         from .reranker import AbsReranker
 
         base = AbsEmbedder if self.kind == "embedder" else AbsReranker
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise TypeError(
-                f"plugin {self.plugin!r} registered {self.target!r} as {self.kind} {self.model_class!r}, "
+                f"plugin {self.plugin!r} ({self.source}) registered {self.target!r} as {self.kind} "
+                f"{self.model_class!r}, "
                 f"but it is not a subclass of {base.__name__}"
             )
         return cls
@@ -57,9 +66,11 @@ class ModelClassRegistry:
         existing = self.entries.get(key)
         if existing is not None and existing.plugin != entry.plugin:
             warnings.warn(
-                f"{entry.kind} model class {entry.model_class!r} is registered by both plugin "
-                f"{existing.plugin!r} and plugin {entry.plugin!r}; keeping {existing.plugin!r}'s. "
-                "Block one of them with FLAGCORE_LOAD_PLUGINS.",
+                f"{entry.kind} model class {entry.model_class!r} is registered by both plugin {existing.plugin!r} "
+                f"({existing.source}) and plugin {entry.plugin!r} ({entry.source}); the id belongs to "
+                f"{existing.plugin!r}, which comes first in flagcore's precedence order, so {entry.plugin!r}'s "
+                "registration is refused. Register your class under an id of its own, or leave one plugin out "
+                "with FLAGCORE_LOAD_PLUGINS.",
                 PluginWarning,
                 stacklevel=2,
             )
@@ -70,8 +81,9 @@ class ModelClassRegistry:
 class ModelClassRegistrar:
     """Handed to a plugin's ``register_model_classes`` hook; records what that plugin adds."""
 
-    def __init__(self, plugin: str) -> None:
+    def __init__(self, plugin: str, source: str = "") -> None:
         self.plugin = plugin
+        self.source = source
         self.added: list[ModelClassEntry] = []
 
     def add_embedder(self, model_class: str, target: type | str, *, description: str = "") -> None:
@@ -85,4 +97,4 @@ class ModelClassRegistrar:
             raise ValueError(f"model class id must be a non-empty string, got {model_class!r}")
         if not isinstance(target, type) and not (isinstance(target, str) and ":" in target):
             raise TypeError(f"register a class or a 'module:Class' string, not {target!r}")
-        self.added.append(ModelClassEntry(kind, model_class, target, self.plugin, description))
+        self.added.append(ModelClassEntry(kind, model_class, target, self.plugin, description, self.source))

@@ -1,4 +1,13 @@
-"""Choosing a model class: ask every plugin for a claim, keep the best, explain the choice."""
+"""Choosing a model class: ask every plugin for a claim, apply the precedence rule, explain the choice.
+
+The rule (``docs/resolution.md``), strongest first:
+
+1. ``model_class=`` names the class.
+2. A preferred plugin (``prefer_plugin=`` or ``FLAGCORE_PREFER_PLUGINS``) that claims the model: its best claim.
+3. A name in FlagEmbedding's table goes to the class the table names (with that class's own claim, for its
+   defaults), whatever other plugins claim; a missing family is an install hint, never a weaker class.
+4. Otherwise the highest score; a tie between different classes is an error.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from .claims import Claim, Evidence
 from .enums import KINDS, Kind, model_class_id
@@ -17,22 +26,26 @@ from .errors import (
     UnknownModelClassError,
     UnknownModelError,
 )
-from .known_models import extra_for_model_class, install_hint, known_model
+from .known_models import KnownModel, extra_for_model_class, install_hint, known_model
 from .plugins import PluginHost, _warn
 from .plugins import host as default_host
 from .probe import ModelProbe
 from .registry import ModelClassEntry
 
+PREFER_PLUGINS_ENV = "FLAGCORE_PREFER_PLUGINS"
+Rule = Literal["model_class", "preferred plugin", "name table", "score"]
+
 
 @dataclass(frozen=True)
 class Resolution:
-    """The chosen class and the constructor defaults that come with the choice."""
+    """The chosen class, the claim that chose it (its defaults go to the constructor) and the rule that decided."""
 
     kind: Kind
     probe: ModelProbe
     entry: ModelClassEntry
     claim: Claim | None
     claims: tuple[Claim, ...]
+    rule: Rule = "score"
 
     @property
     def model_class(self) -> str:
@@ -41,6 +54,17 @@ class Resolution:
     @property
     def defaults(self) -> dict[str, Any]:
         return dict(self.claim.defaults) if self.claim is not None else {}
+
+    @property
+    def why(self) -> str:
+        """One line: which rule decided, and the claim's reason."""
+        reason = f": {self.claim.reason}" if self.claim is not None else ""
+        return {
+            "model_class": "model_class= given",
+            "preferred plugin": f"preferred plugin {self.claim.plugin if self.claim else '?'!r}",
+            "name table": "FlagEmbedding's name table",
+            "score": "highest score",
+        }[self.rule] + reason
 
 
 def _check_kind(kind: str) -> Kind:
@@ -62,7 +86,8 @@ def _as_claims(result: Any) -> list[Claim]:
 
 
 def collect_claims(probe: ModelProbe, kind: Kind, host: PluginHost | None = None) -> list[Claim]:
-    """Every plugin's claims on ``probe``, best first. Claims for unregistered classes are dropped."""
+    """Every plugin's claims on ``probe``, best score first; equal scores keep the plugins' precedence order.
+    Claims for classes no plugin registered are dropped with a warning."""
     host = host or default_host
     registry = host.registry
     claims: list[Claim] = []
@@ -78,8 +103,29 @@ def collect_claims(probe: ModelProbe, kind: Kind, host: PluginHost | None = None
                       f"{claim.model_class!r}, which no plugin registered; ignoring the claim")
                 continue
             claims.append(claim.with_plugin(plugin))
-    claims.sort(key=lambda c: -c.score)  # stable: equal scores keep plugin order
+    claims.sort(key=lambda c: -c.score)  # stable
     return claims
+
+
+def preferred_plugins(prefer_plugin: str | Iterable[str] | None, host: PluginHost) -> tuple[str, ...]:
+    """The plugins whose claims win over the name table and the scores: the argument, else the env var.
+
+    A name given as an argument must be a loaded plugin (``ValueError`` otherwise); a name in the env var that is
+    not loaded is skipped with a warning, since the variable applies to every model.
+    """
+    if prefer_plugin is not None:
+        names = (prefer_plugin,) if isinstance(prefer_plugin, str) else tuple(prefer_plugin)
+        unknown = [n for n in names if n not in host.plugin_names]
+        if unknown:
+            raise ValueError(f"prefer_plugin names {unknown}, which is not a loaded flagcore plugin; loaded: "
+                             f"{host.plugin_names or 'none'} ('flagcore plugins' lists them)")
+        return names
+    raw = os.environ.get(PREFER_PLUGINS_ENV, "")
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [n for n in names if n not in host.plugin_names]
+    if unknown:
+        _warn(f"{PREFER_PLUGINS_ENV} names {unknown}, which is not a loaded flagcore plugin; ignoring it")
+    return tuple(n for n in names if n not in unknown)
 
 
 def resolve(
@@ -87,6 +133,7 @@ def resolve(
     kind: Kind,
     model_class: str | Enum | None = None,
     host: PluginHost | None = None,
+    prefer_plugin: str | Iterable[str] | None = None,
 ) -> Resolution:
     """Pick the model class for a model, or raise a :class:`~flagcore.errors.ModelResolutionError`."""
     kind = _check_kind(kind)
@@ -98,26 +145,60 @@ def resolve(
     claims = collect_claims(probe, kind, host)
     if model_class is not None:
         return _resolve_explicit(probe, kind, model_class_id(model_class), claims, host)
+    preferred = preferred_plugins(prefer_plugin, host)
+    mine = [c for c in claims if c.plugin in preferred]
+    if mine:
+        return _best(probe, kind, mine, claims, host, "preferred plugin")
+    known = known_model(probe.name, kind)
+    if known is not None:
+        return _resolve_known_name(probe, kind, known, claims, host)
     if not claims:
-        _raise_not_installed(probe, kind, None, host)
         raise UnknownModelError(
             f"No installed flagcore plugin claims {probe.reference!r} as an {kind}. Looked at: "
             f"{probe.describe()}. {_installed_summary(kind, host)} If you know what the model is, pass "
             f"model_class= (one of {host.registry.ids(kind) or 'the ids of an installed family'}); "
             f"'flagcore explain {probe.reference}' shows every plugin's answer."
         )
-    best = claims[0]
-    rivals = [c for c in claims if c.score == best.score and c.model_class != best.model_class]
+    return _best(probe, kind, claims, claims, host, "score")
+
+
+def _best(probe: ModelProbe, kind: Kind, candidates: list[Claim], claims: list[Claim], host: PluginHost,
+          rule: Rule) -> Resolution:
+    best = candidates[0]
+    rivals = [c for c in candidates if c.score == best.score and c.model_class != best.model_class]
     if rivals:
         listed = "; ".join(f"{c.model_class!r} from plugin {c.plugin!r} ({c.reason})" for c in [best, *rivals])
         raise AmbiguousModelError(
             f"{probe.reference!r} is claimed equally (score {best.score:g}) by different {kind} classes: "
             f"{listed}. Pick one with model_class=, e.g. model_class={best.model_class!r}."
         )
-    _raise_not_installed(probe, kind, best, host)
     entry = host.registry.get(kind, best.model_class)
     assert entry is not None
-    return Resolution(kind, probe, entry, best, tuple(claims))
+    return Resolution(kind, probe, entry, best, tuple(claims), rule)
+
+
+def _resolve_known_name(probe: ModelProbe, kind: Kind, known: KnownModel, claims: list[Claim],
+                        host: PluginHost) -> Resolution:
+    """A FlagEmbedding name goes to its class: the claim of the plugin that owns the id, else any claim for it,
+    else the table itself (no defaults)."""
+    entry = host.registry.get(kind, known.model_class)
+    if entry is None:
+        others = [c for c in claims if c.model_class != known.model_class]
+        elsewhere = (
+            f" Plugin {others[0].plugin!r} claims it as {others[0].model_class!r} ({others[0].reason}); to use "
+            f"that instead pass prefer_plugin={others[0].plugin!r} or model_class={others[0].model_class!r}."
+            if others else ""
+        )
+        raise PluginNotInstalledError(
+            f"{probe.name!r} is a FlagEmbedding {kind} of class {known.model_class!r}, served by the flagcore "
+            f"'{known.extra}' family, which is not installed. Install it with: {known.install_hint}.{elsewhere}"
+        )
+    same = [c for c in claims if c.model_class == known.model_class]
+    claim = next((c for c in same if c.plugin == entry.plugin), same[0] if same else None)
+    if claim is None:
+        claim = Claim(known.model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's {kind} table",
+                      plugin=entry.plugin)
+    return Resolution(kind, probe, entry, claim, tuple(claims), "name table")
 
 
 def _resolve_explicit(probe: ModelProbe, kind: Kind, wanted: str, claims: list[Claim], host: PluginHost) -> Resolution:
@@ -135,28 +216,10 @@ def _resolve_explicit(probe: ModelProbe, kind: Kind, wanted: str, claims: list[C
         raise UnknownModelClassError(
             f"model_class={wanted!r} is not a registered {kind} class.{hint} Registered: {ids or 'none'}."
         )
-    # The claim for the same class (if any) still supplies its defaults; other classes' claims do not.
-    same = next((c for c in claims if c.model_class == wanted), None)
-    return Resolution(kind, probe, entry, same, tuple(claims))
-
-
-def _raise_not_installed(probe: ModelProbe, kind: Kind, best: Claim | None, host: PluginHost) -> None:
-    """A first-party name whose family is missing must not fall to a weaker, wrong claim."""
-    known = known_model(probe.name, kind)
-    if known is None or (best is not None and (best.model_class == known.model_class or best.score >= Evidence.NAME)):
-        return
-    if host.registry.get(kind, known.model_class) is not None:
-        return  # the family is installed; its own claim (or silence) decides
-    fallback = (
-        f" The best installed claim, {best.model_class!r} from plugin {best.plugin!r} ({best.reason}), is only "
-        f"{best.evidence}-level evidence and would not reproduce the model's outputs; pass model_class="
-        f"{best.model_class!r} to use it anyway."
-        if best is not None else ""
-    )
-    raise PluginNotInstalledError(
-        f"{probe.name!r} is a FlagEmbedding {kind} of class {known.model_class!r}, served by the flagcore "
-        f"'{known.extra}' family, which is not installed. Install it with: {known.install_hint}.{fallback}"
-    )
+    # The claim for the same class (the owner's first) still supplies its defaults; other classes' claims do not.
+    same = [c for c in claims if c.model_class == wanted]
+    claim = next((c for c in same if c.plugin == entry.plugin), same[0] if same else None)
+    return Resolution(kind, probe, entry, claim, tuple(claims), "model_class")
 
 
 def _installed_summary(kind: Kind, host: PluginHost) -> str:

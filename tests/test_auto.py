@@ -93,7 +93,7 @@ def test_claims_never_turn_on_remote_code(no_installed_plugins, caplog):
     remote_code = OneClassPlugin("remote-code", "rc-embedder", defaults={"trust_remote_code": True})
     with plugin_registered(remote_code):
         with caplog.at_level(logging.WARNING, logger="flagcore.auto"):
-            model = FlagAutoModel.from_finetuned("gte-large-en-v1.5", devices="cpu")
+            model = FlagAutoModel.from_finetuned("gte-large-en-v1.5", devices="cpu", prefer_plugin="remote-code")
         assert model.trust_remote_code is False
         assert "trust_remote_code=True" in caplog.text
         assert FlagAutoModel.from_finetuned("x", devices="cpu", trust_remote_code=True).trust_remote_code is True
