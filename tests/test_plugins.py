@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder, FakeFamily
 
-from flagcore import Claim, Evidence, PluginContractError, PluginWarning, explain, hookimpl, list_plugins, plugin_registered
+from flagcore import (
+    Claim,
+    Evidence,
+    PluginContractError,
+    PluginWarning,
+    explain,
+    hookimpl,
+    list_plugins,
+    plugin_registered,
+)
 from flagcore.plugins import LOAD_PLUGINS_ENV, host, register_plugin, unregister_plugin
 
 SITE = Path(__file__).parent / "fixtures" / "site_plugins"
