@@ -116,19 +116,19 @@ class AbsEmbedder(InferenceModel):
         outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_embed_step",
                                              (family, to_numpy or several), desc="Encoding", **core)
         merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
-        return self._as_tensors(merged) if several and not to_numpy else merged
+        return self.outputs_as_tensors(merged) if several and not to_numpy else merged
 
     def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool) -> Any:
         return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)
 
-    def _as_tensors(self, merged: Any) -> Any:
+    # -- post-processing (families with structured outputs, such as M3, override these) -----
+    def outputs_as_tensors(self, merged: Any) -> Any:
+        """Merged numpy outputs as tensors on the device, for ``convert_to_numpy=False`` on several devices
+        (results cross process boundaries as numpy arrays)."""
         import torch
 
-        if isinstance(merged, dict):
-            return {k: self._as_tensors(v) if k == "dense_vecs" and v is not None else v for k, v in merged.items()}
         return torch.from_numpy(merged).to(self.device)
 
-    # -- post-processing (families with structured outputs, such as M3, override these) -----
     def finish_batch(self, embeddings: Any, batch: dict[str, Any], to_numpy: bool) -> Any:
         """Truncate to ``truncate_dim``, L2-normalise, convert one batch's ``embed_batch`` output."""
         import torch

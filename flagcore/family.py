@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .claims import MAX_SCORE, Claim, Evidence
 from .embedder import AbsEmbedder
+from .engine.padding import Columns
 from .enums import KINDS, POOLING_METHODS, Kind, PoolingMethod
 from .hookspecs import hookimpl
 from .inputs import as_pairs, as_texts, check_instruction_format, format_instruction, positive_int, reject_unknown
@@ -33,7 +34,6 @@ from .loading import (
     load_tokenizer,
     local_model_folder,
 )
-from .model_base import Columns
 from .pairs import PairTemplate
 from .pooling import check_pooling, pool
 from .probe import M3_HEADS, ModelProbe, head_files

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable
 
 
 def as_texts(value: Any, argument: str = "sentences") -> tuple[list[str], bool]:
@@ -100,3 +101,34 @@ def positive_int(value: Any, argument: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{argument} must be a positive integer, got {value!r}")
     return value
+
+
+def constructor_arguments(cls: type, root: type) -> set[str]:
+    """Keyword names ``cls()`` accepts: its ``__init__`` and those of the bases it forwards ``**kwargs`` to,
+    up to ``root``."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if klass is root or not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def split_call_options(where: str, method: Callable[..., Any], kwargs: dict[str, Any], core_options: frozenset[str],
+                       family_options: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(core options, family options) of a call's extra keyword arguments; any other name is a TypeError that
+    lists what ``method`` accepts."""
+    known = core_options | family_options
+    if set(kwargs) - known:
+        named = {
+            p.name for p in inspect.signature(method).parameters.values()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in ("sentences", "sentence_pairs")
+        }
+        reject_unknown(where, set(kwargs) - known, known | named)
+    core = {k: v for k, v in kwargs.items() if k in core_options}
+    family = {k: v for k, v in kwargs.items() if k in family_options}
+    return core, family

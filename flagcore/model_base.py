@@ -1,31 +1,31 @@
-"""What embedders and rerankers share: argument checks, devices, precision, model placement,
-tokenized-feature padding and the batched run."""
+"""What embedders and rerankers share: their common constructor arguments, device and precision, and the batched
+run of a call (tokenized columns → length-sorted batches → one step per padded batch, on one device or several).
+The machinery itself lives in ``flagcore.engine``."""
 
 from __future__ import annotations
 
-import inspect
 import os
-import weakref
 from abc import ABC
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 from .engine.batching import Batcher, run_batches
 from .engine.devices import DevicesArg, resolve_devices
-from .engine.padding import pad_features
+from .engine.padding import Columns, pad_features, tokenizer_pad_values
+from .engine.placement import place_model
 from .engine.precision import DtypeName, check_quantize, compute_dtype_name, torch_dtype
-from .inputs import positive_int, reject_unknown
+from .inputs import constructor_arguments, positive_int, reject_unknown, split_call_options
 
 if TYPE_CHECKING:
     import numpy as np
 
-T = TypeVar("T")
+    from .engine.multi_device import MultiDeviceRunner
+    from .engine.pool import DevicePool
 
 # Padded tokens per batch when max_batch_tokens is not given. On a CPU, batches whose activations fit
 # the last-level cache (2048 tokens of a 384-wide encoder: a 12 MB feed-forward block) ran ~4-7% faster
 # than 4096 tokens in alternating runs; long texts get narrow batches, short texts wide ones.
 DEFAULT_CPU_BATCH_TOKENS = 2048
 DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
-Columns = dict[str, list[list[int]]]
 
 
 class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
@@ -43,7 +43,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     def __new__(cls, *args: Any, **kwargs: Any) -> InferenceModel:
         instance = super().__new__(cls)
         instance._init_spec = (args, kwargs)  # to build the same model in a worker process
-        instance._pool = None
+        instance._runner = None
         return instance
 
     def __init__(
@@ -77,19 +77,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     @classmethod
     def accepted_arguments(cls) -> set[str]:
         """Constructor argument names of this class and every base it forwards ``**kwargs`` to."""
-        names: set[str] = set()
-        for klass in cls.__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is None:
-                continue
-            params = inspect.signature(init).parameters.values()
-            names |= {
-                p.name for p in params
-                if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            }
-            if klass is InferenceModel or not any(p.kind == p.VAR_KEYWORD for p in params):
-                break
-        return names
+        return constructor_arguments(cls, InferenceModel)
 
     # -- devices and precision -------------------------------------------------------------
     @property
@@ -111,14 +99,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
             return
         if self.model is None:
             raise RuntimeError(f"{type(self).__name__} has no model: its __init__ must load self.model")
-        if hasattr(self.model, "to"):
-            self.model.to(device=self.device, dtype=self.torch_dtype)
-        if hasattr(self.model, "eval"):
-            self.model.eval()
-        if self.quantize == "int8":
-            from .engine.int8 import quantize_transformer_blocks
-
-            quantize_transformer_blocks(self.model)
+        place_model(self.model, self.device, self.torch_dtype, self.quantize)
         self._placed = True
 
     # -- tokenized features ----------------------------------------------------------------
@@ -127,27 +108,14 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         return getattr(self.tokenizer, "padding_side", "right") or "right"
 
     def pad_values(self) -> Mapping[str, int]:
-        pad_id = getattr(self.tokenizer, "pad_token_id", None)
-        return {
-            "input_ids": pad_id if pad_id is not None else 0,
-            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0) or 0,
-            "attention_mask": 0,
-        }
+        return tokenizer_pad_values(self.tokenizer)
 
     def _split_call_options(
         self, method: Callable[..., Any], kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(core options, family options) of a call; anything else is rejected."""
-        known = self._core_call_options | self.call_options
-        if set(kwargs) - known:
-            named = {
-                p.name for p in inspect.signature(method).parameters.values()
-                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in ("sentences", "sentence_pairs")
-            }
-            reject_unknown(f"{type(self).__name__}.{method.__name__}()", set(kwargs) - known, known | named)
-        core = {k: v for k, v in kwargs.items() if k in self._core_call_options}
-        family = {k: v for k, v in kwargs.items() if k in self.call_options}
-        return core, family
+        return split_call_options(f"{type(self).__name__}.{method.__name__}()", method, kwargs,
+                                  self._core_call_options, self.call_options)
 
     def run_step(self, step_name: str, step_args: tuple, columns: Columns, pad_to_multiple_of: int | None) -> Any:
         """Pad one batch of token columns, move it to the device and run the named step on it.
@@ -188,8 +156,8 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         if len(self.target_devices) > 1:
             batches = batcher.all_batches()
             if len(batches) > 1:
-                return self._run_on_devices(batcher, batches, subset, step_name, step_args, pad_to_multiple_of,
-                                            desc, show), batcher
+                return self._multi_device_runner().run(batcher, batches, subset, self.run_step, step_name, step_args,
+                                                       pad_to_multiple_of, desc, show), batcher
 
         def run_one(indices: np.ndarray) -> Any:
             return self.run_step(step_name, step_args, subset(indices), pad_to_multiple_of)
@@ -198,67 +166,26 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
                               on_out_of_memory=self._release_cached_memory)
         return results, batcher
 
-    def _run_on_devices(self, batcher: Batcher, batches: list[np.ndarray], subset: Callable[[Any], Columns],
-                        step_name: str, step_args: tuple, pad_to_multiple_of: int | None, desc: str,
-                        show: bool) -> list[Any]:
-        import torch
-        from tqdm.auto import tqdm
+    def _multi_device_runner(self) -> MultiDeviceRunner:
+        from .engine.multi_device import MultiDeviceRunner
+        from .engine.pool import ModelSpec
 
-        from .engine.pool import WorkerError, deal_batches
-
-        tokens = [len(b) * int(batcher.lengths[b[0]]) for b in batches]
-        positions = deal_batches(tokens, len(self.target_devices))
-        shares = [[subset(batches[p]) for p in share] for share in positions]
-        pool = self._device_pool()
-        bar = tqdm(total=len(batcher), desc=desc, unit="text", disable=not show, leave=False)
-
-        def local(share: list[Columns], cancel: Any) -> list[Any]:
-            outputs = []
-            for columns in share:
-                if cancel.is_set():
-                    raise RuntimeError("cancelled: another device failed")
-                outputs.append(self.run_step(step_name, step_args, columns, pad_to_multiple_of))
-                bar.update(len(columns["input_ids"]))
-            return outputs
-
-        threads = torch.get_num_threads()
-        if self.device == "cpu" and pool.cpu_threads:
-            torch.set_num_threads(pool.cpu_threads)  # the CPU devices share the thread budget
-        try:
-            per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local)
-            bar.update(sum(len(columns["input_ids"]) for share in shares[1:] for columns in share))
-        except WorkerError:
-            if not pool.alive:
-                self._close_pool()
-            raise
-        finally:
-            torch.set_num_threads(threads)
-            bar.close()
-        results: list[Any] = [None] * len(batches)
-        for share, outputs in zip(positions, per_share, strict=True):
-            for position, output in zip(share, outputs, strict=True):
-                results[position] = output
-        return results
-
-    def _device_pool(self) -> Any:
-        """The worker pool for ``target_devices[1:]``, started on first use and rebuilt if a worker died."""
-        from .engine.pool import DevicePool, ModelSpec
-
-        if self._pool is not None and not self._pool.alive:
-            self._close_pool()
-        if self._pool is None:
+        if self._runner is None:
             args, kwargs = self._init_spec
             kwargs = {k: v for k, v in kwargs.items() if k != "devices"}
             spec = ModelSpec(type(self).__module__, type(self).__qualname__, args, kwargs)
-            self._pool = DevicePool(spec, list(self.target_devices))
-            self._pool_finalizer = weakref.finalize(self, self._pool.close)
-        return self._pool
+            self._runner = MultiDeviceRunner(self, spec, list(self.target_devices))
+        return self._runner
 
-    def _close_pool(self) -> None:
-        if self._pool is not None:
-            self._pool_finalizer.detach()
-            self._pool.close()
-            self._pool = None
+    @property
+    def device_pool(self) -> DevicePool | None:
+        """The worker processes serving ``target_devices[1:]``, once a call has started them; else None."""
+        return self._runner._pool if self._runner is not None else None
+
+    def close(self) -> None:
+        """Stop the worker processes of a multi-device model now (they also stop with the model, or at exit)."""
+        if self._runner is not None:
+            self._runner.close()
 
     @property
     def batch_token_budget(self) -> int | None:

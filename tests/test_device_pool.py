@@ -38,7 +38,7 @@ def deadline():
 def two_cpu_embedder():
     model = FakeEmbedder("fake-model", devices=["cpu", "cpu"], pooling_method="mean", max_batch_tokens=64)
     yield model
-    model._close_pool()
+    model.close()
 
 
 def test_deal_balances_tokens():
@@ -48,15 +48,16 @@ def test_deal_balances_tokens():
     assert abs(loads[0] - loads[1]) <= 30
 
 
+@pytest.mark.slow
 def test_results_equal_the_single_device_path_and_the_pool_is_reused(two_cpu_embedder):
     single = FakeEmbedder("fake-model", devices="cpu", pooling_method="mean", max_batch_tokens=64)
     expected = single.encode(TEXTS)
     np.testing.assert_allclose(two_cpu_embedder.encode(TEXTS), expected, atol=1e-6)
-    pool = two_cpu_embedder._pool
+    pool = two_cpu_embedder.device_pool
     assert pool is not None and pool.alive
     worker_pid = pool._workers[0][1].pid
     np.testing.assert_allclose(two_cpu_embedder.encode(TEXTS[::-1]), expected[::-1], atol=1e-6)
-    assert two_cpu_embedder._pool is pool and pool._workers[0][1].pid == worker_pid
+    assert two_cpu_embedder.device_pool is pool and pool._workers[0][1].pid == worker_pid
     tensors = two_cpu_embedder.encode(TEXTS, convert_to_numpy=False)
     assert isinstance(tensors, torch.Tensor) and np.allclose(tensors.numpy(), expected, atol=1e-6)
 
@@ -64,9 +65,10 @@ def test_results_equal_the_single_device_path_and_the_pool_is_reused(two_cpu_emb
 def test_small_inputs_do_not_use_the_pool():
     model = FakeEmbedder("fake-model", devices=["cpu", "cpu"])
     assert model.encode(["one short text", "another"]).shape == (2, 8)
-    assert model._pool is None
+    assert model.device_pool is None
 
 
+@pytest.mark.slow
 def test_a_worker_exception_reaches_the_caller_naming_the_device():
     model = FakeEmbedder("fake-model", devices=["cpu", "cpu"], max_batch_tokens=64, fail_outside_pid=os.getpid())
     try:
@@ -75,28 +77,30 @@ def test_a_worker_exception_reaches_the_caller_naming_the_device():
             model.encode(TEXTS)
         assert time.monotonic() - started < 60
         assert "embed_batch" in info.value.remote_traceback
-        assert model._pool is not None and model._pool.alive  # the pool stays usable
+        assert model.device_pool is not None and model.device_pool.alive  # the pool stays usable
         assert model.encode("short").shape == (8,)  # and the model too
         with pytest.raises(WorkerError):
             model.encode(TEXTS)
     finally:
-        model._close_pool()
+        model.close()
 
 
+@pytest.mark.slow
 def test_a_dead_worker_is_reported_and_the_pool_rebuilt(two_cpu_embedder):
     two_cpu_embedder.encode(TEXTS)
-    process = two_cpu_embedder._pool._workers[0][1]
+    process = two_cpu_embedder.device_pool._workers[0][1]
     os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=10)
     # the dead pool is noticed before work is sent, and a fresh one takes over
     out = two_cpu_embedder.encode(TEXTS)
-    assert two_cpu_embedder._pool._workers[0][1].pid != process.pid
+    assert two_cpu_embedder.device_pool._workers[0][1].pid != process.pid
     assert out.shape == (len(TEXTS), 8)
 
 
+@pytest.mark.slow
 def test_a_worker_dying_mid_call_fails_within_seconds(two_cpu_embedder, monkeypatch):
     two_cpu_embedder.encode(TEXTS)
-    pool = two_cpu_embedder._pool
+    pool = two_cpu_embedder.device_pool
     victim = pool._workers[0][1]
     real_run = pool.run
 
@@ -109,10 +113,11 @@ def test_a_worker_dying_mid_call_fails_within_seconds(two_cpu_embedder, monkeypa
     with pytest.raises(WorkerError, match="died"):
         two_cpu_embedder.encode(TEXTS)
     assert time.monotonic() - started < 30
-    assert two_cpu_embedder._pool is None
+    assert two_cpu_embedder.device_pool is None
     assert two_cpu_embedder.encode(TEXTS).shape == (len(TEXTS), 8)
 
 
+@pytest.mark.slow
 def test_rerankers_get_a_list_back_like_single_device():
     model = FakeReranker("fake-model", devices=["cpu", "cpu"], max_batch_tokens=64)
     try:
@@ -120,9 +125,10 @@ def test_rerankers_get_a_list_back_like_single_device():
         assert isinstance(got, list) and all(type(s) is float for s in got)
         np.testing.assert_allclose(got, FakeReranker("fake-model", devices="cpu").compute_score(PAIRS), atol=1e-6)
     finally:
-        model._close_pool()
+        model.close()
 
 
+@pytest.mark.slow
 def test_no_errors_or_warnings_at_interpreter_exit(tmp_path):
     script = tmp_path / "use_pool.py"
     script.write_text(textwrap.dedent(f"""
@@ -141,6 +147,7 @@ def test_no_errors_or_warnings_at_interpreter_exit(tmp_path):
     assert done.stderr.strip() == ""
 
 
+@pytest.mark.slow
 def test_thread_settings_are_respected_and_restored(two_cpu_embedder):
     before = torch.get_num_threads()
     try:

@@ -73,6 +73,7 @@ def test_linear_without_bias(eager_kernels):
         np.testing.assert_allclose(Int8Linear.from_linear(linear)(x).numpy(), linear(x).numpy(), atol=0.05)
 
 
+@pytest.mark.slow
 def test_fused_kernels_give_the_eager_numbers(monkeypatch):
     layer = Int8Linear.from_linear(_linear())
     x = torch.randn(9, 48)
@@ -97,6 +98,7 @@ def test_a_missing_compiler_falls_back_to_eager_ops_with_one_warning(monkeypatch
     torch.testing.assert_close(first, layer(x))
 
 
+@pytest.mark.slow
 def test_other_errors_are_not_swallowed():
     layer = Int8Linear.from_linear(_linear())
     with pytest.raises(RuntimeError):
@@ -129,6 +131,7 @@ def test_the_argument_is_checked():
         FakeEmbedder("fake-model", devices="cpu", quantize="fp8")
 
 
+@pytest.mark.slow
 def test_int8_minilm_embeddings_stay_close_to_fp32(tiny_models):
     from parity.cases import PASSAGES, QUERIES
 
@@ -147,6 +150,7 @@ def test_int8_minilm_embeddings_stay_close_to_fp32(tiny_models):
     assert not any(isinstance(m, Int8Linear) for m in fp32.model.modules())
 
 
+@pytest.mark.slow
 def test_int8_reranker_scores_follow_fp32(tiny_models):
     pairs = [("what is a cat", "a cat is a small feline"), ("what is a cat", "stocks fell today"),
              ("capital of france", "paris is the capital of france"), ("capital of france", "bananas are yellow")]
@@ -155,6 +159,7 @@ def test_int8_reranker_scores_follow_fp32(tiny_models):
     np.testing.assert_allclose(approx.compute_score(pairs), exact.compute_score(pairs), atol=0.05)
 
 
+@pytest.mark.slow
 def test_int8_m3_keeps_its_heads_in_fp32_and_its_outputs(tiny_models):
     from parity.cases import PASSAGES
 
@@ -169,6 +174,7 @@ def test_int8_m3_keeps_its_heads_in_fp32_and_its_outputs(tiny_models):
     assert len(approx["lexical_weights"]) == len(PASSAGES)
 
 
+@pytest.mark.slow
 def test_int8_on_two_cpu_devices_equals_one(tiny_models):
     texts = [f"passage number {i} " * (1 + i % 7) for i in range(60)]
     single = FlagAutoModel.from_finetuned(str(tiny_models["tiny-bert"]), devices="cpu", quantize="int8",
@@ -178,4 +184,4 @@ def test_int8_on_two_cpu_devices_equals_one(tiny_models):
     try:
         np.testing.assert_allclose(double.encode(texts), single.encode(texts), atol=1e-6)
     finally:
-        double._close_pool()
+        double.close()

@@ -227,12 +227,13 @@ def test_convert_id_to_token(m3):
         m3.convert_id_to_token("nope")
 
 
+@pytest.mark.slow
 def test_dict_outputs_through_the_device_pool_equal_the_single_device_ones(tiny_models, m3):
     texts = [" ".join(["the dog", "paris is", "capital"][i % 3] for _ in range(i % 7 + 1)) for i in range(30)]
     model = FlagAutoModel.from_finetuned(str(tiny_models["tiny-m3"]), devices=["cpu", "cpu"], max_batch_tokens=48)
     try:
         got = model.encode(texts, **ALL)
-        assert model._pool is not None
+        assert model.device_pool is not None
         expected = m3.encode(texts, **ALL)
         np.testing.assert_allclose(got["dense_vecs"], expected["dense_vecs"], atol=1e-6)
         assert [w.keys() for w in got["lexical_weights"]] == [w.keys() for w in expected["lexical_weights"]]
@@ -242,4 +243,4 @@ def test_dict_outputs_through_the_device_pool_equal_the_single_device_ones(tiny_
         np.testing.assert_allclose(scores["colbert+sparse+dense"],
                                    m3.compute_score([(t, texts[-1]) for t in texts])["colbert+sparse+dense"], atol=1e-5)
     finally:
-        model._close_pool()
+        model.close()

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+#: Tokenized texts or pairs, unpadded: column name (``input_ids``, ``attention_mask``, ...) → one id list per row.
+Columns = dict[str, list[list[int]]]
+
+
+def tokenizer_pad_values(tokenizer: Any) -> dict[str, int]:
+    """What each column is padded with: the tokenizer's pad id (0 when it has none), its pad token type, mask 0."""
+    pad_id = getattr(tokenizer, "pad_token_id", None)
+    return {
+        "input_ids": pad_id if pad_id is not None else 0,
+        "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0) or 0,
+        "attention_mask": 0,
+    }
 
 
 def pad_features(

@@ -175,6 +175,11 @@ class M3Embedder(AbsEmbedder):
             merged[key] = ordered[0] if single else ordered
         return merged
 
+    def outputs_as_tensors(self, merged: dict[str, Any]) -> dict[str, Any]:
+        """Dense vectors become a tensor; lexical weights and ColBERT vectors stay per-text, as on one device."""
+        dense = merged["dense_vecs"]
+        return {**merged, "dense_vecs": None if dense is None else super().outputs_as_tensors(dense)}
+
     def empty_output(self, to_numpy: bool, return_dense: bool = True, return_sparse: bool = False,
                      return_colbert_vecs: bool = False) -> dict[str, Any]:
         return {
