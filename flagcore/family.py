@@ -9,8 +9,9 @@ internal and may change. Nothing here imports torch or transformers until a func
   ``num_labels``, ``auto_map``, ``has_file``, ``has_any_file``, ``has_m3_heads``, ``is_sequence_classifier``,
   ``read_json``, ``sentence_transformers_pooling``).
 - FlagEmbedding's name table: :func:`names_for`, :func:`known_model`.
-- Loading Hugging Face checkpoints with an explicit dtype: :func:`check_local_model`, :func:`local_model_folder`,
-  :func:`load_tokenizer`, :func:`load_config`, :func:`load_encoder`.
+- Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
+  :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
+  :func:`load_encoder`.
 - Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
 - Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
   :func:`reject_unknown`, :func:`check_instruction_format`, :func:`format_instruction`.
@@ -31,6 +32,7 @@ from .loading import (
     check_local_model,
     load_config,
     load_encoder,
+    load_pretrained,
     load_tokenizer,
     local_model_folder,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "known_model",
     "load_config",
     "load_encoder",
+    "load_pretrained",
     "load_tokenizer",
     "local_model_folder",
     "names_for",

@@ -65,3 +65,16 @@ def load_encoder(auto_class_name: str, path: str, *, dtype: Any, trust_remote_co
         folder / "model.safetensors.index.json").exists() else None
     return auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, cache_dir=cache_dir,
                                       use_safetensors=use_safetensors, **extra)
+
+
+def load_pretrained(owner: Any, auto_class_name: str, path: str | os.PathLike[str] | None = None,
+                    **extra: Any) -> tuple[Any, Any]:
+    """``(tokenizer, model)`` of a checkpoint for a family's ``__init__``: the missing-file check, then the
+    tokenizer and ``transformers.<auto_class_name>`` loaded with the owner's dtype, ``trust_remote_code`` and
+    ``cache_dir``. ``path`` defaults to ``owner.model_name_or_path``."""
+    where = os.fspath(path) if path is not None else owner.model_name_or_path
+    check_local_model(where)
+    options = {"trust_remote_code": owner.trust_remote_code, "cache_dir": owner.cache_dir}
+    tokenizer = load_tokenizer(where, **options)
+    model = load_encoder(auto_class_name, where, dtype=owner.torch_dtype, **options, **extra)
+    return tokenizer, model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import AbsEmbedder, check_local_model, check_pooling, load_encoder, load_tokenizer, pool
+from flagcore.family import AbsEmbedder, check_pooling, load_pretrained, pool
 
 from .claims import MODEL_CLASS, SUPPORTED_POOLING
 
@@ -15,11 +15,7 @@ class EncoderEmbedder(AbsEmbedder):
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
         self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, MODEL_CLASS)
-        check_local_model(self.model_name_or_path)
-        self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
-                                        cache_dir=self.cache_dir)
-        self.model = load_encoder("AutoModel", self.model_name_or_path, dtype=self.torch_dtype,
-                                  trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir)
+        self.tokenizer, self.model = load_pretrained(self, "AutoModel")
 
     def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
         hidden = self.model(**batch, return_dict=True).last_hidden_state

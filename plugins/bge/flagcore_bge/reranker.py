@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import AbsReranker, PairTemplate, check_local_model, load_config, load_encoder, load_tokenizer
+from flagcore.family import AbsReranker, PairTemplate, check_local_model, load_config, load_pretrained
 
 
 class CrossEncoderReranker(AbsReranker):
@@ -17,17 +17,13 @@ class CrossEncoderReranker(AbsReranker):
 
     def __init__(self, model_name_or_path: str, **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        check_local_model(self.model_name_or_path)
-        self.tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
-                                        cache_dir=self.cache_dir)
+        check_local_model(self.model_name_or_path)  # before reading config.json
         config = load_config(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
                              cache_dir=self.cache_dir)
-        if config.num_labels != 1:
+        if config.num_labels != 1:  # checked before the weights, whose head would not fit the config
             raise ValueError(f"{self.model_name_or_path} has {config.num_labels} output labels; a cross-encoder "
                              "reranker needs a single relevance logit (num_labels=1)")
-        self.model = load_encoder("AutoModelForSequenceClassification", self.model_name_or_path,
-                                  dtype=self.torch_dtype, trust_remote_code=self.trust_remote_code,
-                                  cache_dir=self.cache_dir, config=config)
+        self.tokenizer, self.model = load_pretrained(self, "AutoModelForSequenceClassification", config=config)
         self.template = PairTemplate.of(self.tokenizer)
         self._with_types = "token_type_ids" in (self.tokenizer.model_input_names or [])
 

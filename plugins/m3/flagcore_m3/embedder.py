@@ -17,11 +17,9 @@ from flagcore.family import (
     POOLING_METHODS,
     AbsEmbedder,
     as_pairs,
-    check_local_model,
     check_pooling,
     head_files,
-    load_encoder,
-    load_tokenizer,
+    load_pretrained,
     local_model_folder,
     pool,
     positive_int,
@@ -63,11 +61,7 @@ class M3Embedder(AbsEmbedder):
         self.return_dense, self.return_sparse = bool(return_dense), bool(return_sparse)
         self.return_colbert_vecs = bool(return_colbert_vecs)
         self.model_folder = local_model_folder(self.model_name_or_path, self.cache_dir)
-        check_local_model(str(self.model_folder))
-        self.tokenizer = load_tokenizer(str(self.model_folder), trust_remote_code=self.trust_remote_code,
-                                        cache_dir=self.cache_dir)
-        backbone = load_encoder("AutoModel", str(self.model_folder), dtype=self.torch_dtype,
-                                trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir)
+        self.tokenizer, backbone = load_pretrained(self, "AutoModel", self.model_folder)
         hidden = backbone.config.hidden_size
         colbert = load_head(self.model_folder, "colbert_linear", in_features=hidden,
                             out_features=colbert_dim if colbert_dim > 0 else None, dtype=self.torch_dtype)
