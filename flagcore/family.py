@@ -4,11 +4,14 @@ A family (first-party or not) imports only ``flagcore`` and this module; everyth
 internal and may change. Nothing here imports torch or transformers until a function that needs them runs.
 
 - Base classes and hooks: :class:`AbsEmbedder`, :class:`AbsReranker`, :data:`hookimpl`, :class:`Claim`,
-  :class:`Evidence` (score bands; scores lie in ``[0, MAX_SCORE)``).
+  :class:`Evidence` (score bands; scores lie in ``[0, MAX_SCORE)``). The hook contract is documented on the
+  specifications in ``flagcore.hookspecs``.
 - What a claim hook sees: :class:`ModelProbe` (``name``, ``config``, ``files``, ``model_type``, ``architectures``,
   ``num_labels``, ``auto_map``, ``has_file``, ``has_any_file``, ``has_m3_heads``, ``is_sequence_classifier``,
-  ``read_json``, ``sentence_transformers_pooling``).
-- FlagEmbedding's name table: :func:`names_for`, :func:`known_model`.
+  ``read_json``, ``sentence_transformers_pooling``); :data:`M3_HEADS` and :func:`head_files` name the M3 head files.
+- FlagEmbedding's name table: :func:`names_for`, :func:`known_model` (a :class:`KnownModel`).
+- Types: :data:`Kind` / :data:`KINDS` (``"embedder"``, ``"reranker"``), :data:`Columns` (unpadded token columns),
+  :class:`PoolingMethod`.
 - Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
   :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
   :func:`load_encoder`.

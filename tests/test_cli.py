@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -44,6 +45,7 @@ def test_explain_reports_ambiguity(fake_family, capsys):
     assert "claimed equally" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["plugins"], ["explain", "bge-m3"]])
 def test_console_entry_point_runs(args):
     env = {**os.environ, "FLAGCORE_LOAD_PLUGINS": ""}
@@ -55,3 +57,35 @@ def test_no_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+def test_plugins_shows_the_distribution_version_and_description(monkeypatch, capsys):
+    from pathlib import Path
+
+    from flagcore.plugins import LOAD_PLUGINS_ENV, host
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures" / "site_plugins"))
+    monkeypatch.setenv(LOAD_PLUGINS_ENV, "bge,demo")
+    host.reset()
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "description" in lines[0]
+    demo = next(line for line in lines if line.startswith("demo "))
+    assert "flagcore-demo-plugin" in demo and "1.2.3" in demo and "used by flagcore's own tests" in demo
+    bge = next(line for line in lines if line.startswith("bge "))
+    assert "flagcore-bge" in bge and "cross-encoder" in bge
+    assert lines.index(bge) < lines.index(demo)  # first-party families first
+
+
+def test_explain_says_which_rule_decided_and_can_prefer_a_plugin(only_bge, capsys):
+    from fakes import OneClassPlugin
+
+    with plugin_registered(OneClassPlugin("greedy", "greedy-embedder", score=399)):
+        assert main(["explain", "BAAI/bge-small-en-v1.5"]) == 0
+        out = capsys.readouterr().out
+        assert re.search(r"greedy-embedder +399", out)  # its claim is shown...
+        assert "Result: encoder-only-base" in out and "from plugin 'bge', by FlagEmbedding's name table" in out
+        assert main(["explain", "BAAI/bge-small-en-v1.5", "--prefer-plugin", "greedy"]) == 0
+        out = capsys.readouterr().out
+        assert "Result: greedy-embedder" in out and "by preferred plugin 'greedy'" in out
+        assert "Note: FlagEmbedding maps 'bge-small-en-v1.5' to encoder-only-base." in out
