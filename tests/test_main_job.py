@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from flagcore import FlagAutoModel
 from flagcore.cli import main
@@ -16,6 +17,7 @@ from flagcore.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_search_example_finds_the_right_passages():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "search.py"), "--top", "1"],
                          capture_output=True, text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -51,6 +53,7 @@ def test_encode_command_reads_stdin_and_writes_npy(tiny_models, tmp_path, monkey
     np.testing.assert_allclose(np.load(target), model.encode_queries(["what is a panda", "how to bake"]), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_encode_command_quantize_int8(tiny_models, tmp_path):
     texts = ["what is a panda", "pandas eat bamboo", "bread needs flour, water and yeast"]
     source, target = tmp_path / "texts.txt", tmp_path / "out.npy"
