@@ -61,8 +61,8 @@ class FlagAutoModel:
         model_name_or_path: str,
         model_class: Union[str, EmbedderModelClass] | None = None,
         normalize_embeddings: bool = True,
-        use_fp16: bool = True,
-        use_bf16: bool = False,
+        use_fp16: bool | None = None,
+        use_bf16: bool | None = None,
         query_instruction_for_retrieval: str | None = None,
         devices: Union[str, int, List[str], List[int]] | None = None,
         pooling_method: str | None = None,
@@ -73,8 +73,10 @@ class FlagAutoModel:
     ) -> AbsEmbedder:
         """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it.
 
-        Beyond FlagEmbedding's arguments: ``prefer_plugin="name"`` lets that plugin's claim win over the name table
-        and the scores (``docs/resolution.md``); every other keyword goes to the class's constructor.
+        Arguments left at None take the chosen class's own default (FlagEmbedding's factory forces
+        ``use_fp16=True, use_bf16=False`` on every class). Beyond FlagEmbedding's arguments: ``prefer_plugin="name"``
+        lets that plugin's claim win over the name table and the scores (``docs/resolution.md``); every other keyword
+        goes to the class's constructor.
         """
         explicit = dict(
             normalize_embeddings=normalize_embeddings, use_fp16=use_fp16, use_bf16=use_bf16,
@@ -99,7 +101,7 @@ class FlagAutoReranker:
         cls,
         model_name_or_path: str,
         model_class: Union[str, RerankerModelClass] | None = None,
-        use_fp16: bool = False,
+        use_fp16: bool | None = None,
         trust_remote_code: bool | None = None,
         **kwargs: Any,
     ) -> AbsReranker:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, format_instruction, positive_int
@@ -102,15 +102,27 @@ class AbsEmbedder(InferenceModel):
                instruction_format: str | None = None, **kwargs: Any) -> Any:
         """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``."""
         texts, single = as_texts(sentences)
-        core, family = self._split_call_options(self.encode, kwargs)
         if instruction is not None:
             fmt = check_instruction_format(instruction_format or "{}{}", "instruction_format")
             texts = [format_instruction(fmt, instruction, text) for text in texts]
+        return self.encode_texts(texts, single, self.tokenize, max_length=max_length or self.passage_max_length,
+                                 batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs)
+
+    def encode_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
+                     max_length: int, batch_size: int | None, convert_to_numpy: bool | None,
+                     options: dict[str, Any], caller: Callable[..., Any] | None = None) -> Any:
+        """The shared path of every encode call: ``tokenize(texts, max_length)`` (unpadded columns), then batches
+        under the token budget on every device, ``embed_batch`` + ``finish_batch`` per batch, merged in input order.
+
+        A family that builds its token ids differently for some calls (ICL queries) passes its own ``tokenize``.
+        ``options`` are the call's extra keyword arguments: core options and the family's ``call_options``.
+        """
+        core, family = self._split_call_options(caller or self.encode, options)
         to_numpy = self.convert_to_numpy if convert_to_numpy is None else bool(convert_to_numpy)
-        max_length = positive_int(max_length or self.passage_max_length, "max_length")
+        max_length = positive_int(max_length, "max_length")
         if not texts:
             return self.empty_output(to_numpy, **family)
-        columns = self.tokenize(texts, max_length)
+        columns = tokenize(texts, max_length)
         # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
         several = len(self.target_devices) > 1
         outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_embed_step",

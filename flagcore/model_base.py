@@ -39,6 +39,8 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     #: extra keyword arguments a family's encode/compute_score accepts (forwarded to its batch hook)
     call_options: ClassVar[frozenset[str]] = frozenset()
     _core_call_options: ClassVar[frozenset[str]] = frozenset({"pad_to_multiple_of", "show_progress_bar"})
+    #: padded widths are rounded up to a multiple of this when a call does not pass ``pad_to_multiple_of``
+    default_pad_to_multiple_of: ClassVar[int | None] = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> InferenceModel:
         instance = super().__new__(cls)
@@ -145,6 +147,10 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         (on several devices when there are several and more than one batch). Returns the per-batch results in
         run order and the batcher (its ``restore`` puts them back in input order)."""
         batch_size = positive_int(batch_size, "batch_size")
+        if pad_to_multiple_of is None:
+            pad_to_multiple_of = self.default_pad_to_multiple_of
+        elif pad_to_multiple_of is not False:
+            pad_to_multiple_of = positive_int(pad_to_multiple_of, "pad_to_multiple_of")
         self._place_model()
         lengths: Sequence[int] = [len(ids) for ids in columns["input_ids"]]
         batcher = Batcher(lengths, batch_size, self.batch_token_budget)

@@ -52,8 +52,10 @@ class AbsReranker(InferenceModel):
 
     # -- what a family provides ------------------------------------------------------------
     @abstractmethod
-    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int) -> Columns:
-        """Model-ready token ids (and masks) of each pair, unpadded."""
+    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
+                       **options: Any) -> Columns:
+        """Model-ready token ids (and masks) of each pair, unpadded. ``options`` are the call's family options
+        (``call_options``), as ``score_batch`` gets them."""
 
     @abstractmethod
     def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
@@ -71,7 +73,7 @@ class AbsReranker(InferenceModel):
         normalize = self.normalize if normalize is None else bool(normalize)
         if not pairs:
             return []
-        columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length)
+        columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
         outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_score_step", (family,),
                                              desc="Scoring", **core)
         ran = [score for batch_scores in outputs for score in batch_scores]
