@@ -1,0 +1,105 @@
+"""Which models this family claims, how strongly, and with which defaults.
+
+Names follow FlagEmbedding 1.4.2's tables exactly (query instruction format, whether the model needs its
+repository's code). Beyond the names, a local directory whose config.json describes a causal language model is
+an LLM embedder with last-token pooling: at architecture strength when a sentence-transformers pooling module
+says last-token, as a fallback otherwise. A LoRA adapter folder (``adapter_config.json``) is judged by its base
+model. bge-en-icl's config cannot be told apart from a plain Mistral, so ICL is claimed by name only (by the
+flagcore-icl family).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for
+
+MODEL_CLASS = "decoder-only-base"
+PSEUDO_MOE_CLASS = "decoder-only-pseudo_moe"
+LAST_TOKEN = PoolingMethod.LAST_TOKEN.value
+DEFAULT_QUERY_FORMAT = "Instruct: {}\nQuery: {}"
+
+# FlagEmbedding's AUTO_EMBEDDER_MAPPING, where it differs from DEFAULT_QUERY_FORMAT / no remote code.
+QUERY_FORMATS = {
+    "bge-code-v1": "<instruct>{}\n<query>{}",
+    "bge-multilingual-gemma2": "<instruct>{}\n<query>{}",
+    # no space after "Query:", as the Qwen3-Embedding model card writes it
+    "Qwen3-Embedding-0.6B": "Instruct: {}\nQuery:{}",
+    "Qwen3-Embedding-4B": "Instruct: {}\nQuery:{}",
+    "Qwen3-Embedding-8B": "Instruct: {}\nQuery:{}",
+}
+NEEDS_REMOTE_CODE = frozenset({
+    "bge-code-v1", "gte-Qwen2-7B-instruct", "gte-Qwen2-1.5B-instruct", "gte-Qwen1.5-7B-instruct",
+})
+
+# config.json model_type values of decoder-only transformers that AutoModel / AutoModelForCausalLM load
+DECODER_MODEL_TYPES = frozenset({
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
+    "gemma3_text", "phi", "phi3", "starcoder2", "olmo", "olmo2", "falcon", "gpt_neox", "stablelm", "cohere",
+    "granite", "internlm2", "minicpm", "smollm3",
+})
+
+
+def embedder_defaults(name: str) -> dict:
+    defaults = {"pooling_method": LAST_TOKEN, "query_instruction_format": QUERY_FORMATS.get(name, DEFAULT_QUERY_FORMAT)}
+    if name in NEEDS_REMOTE_CODE:
+        defaults["trust_remote_code"] = True
+    return defaults
+
+
+def is_causal_lm(probe: ModelProbe) -> bool:
+    return probe.model_type in DECODER_MODEL_TYPES or any(a.endswith("ForCausalLM") for a in probe.architectures)
+
+
+def adapter_base(probe: ModelProbe) -> ModelProbe | None:
+    """The probe of a LoRA adapter folder's base model (as named in ``adapter_config.json``), or None."""
+    config = probe.read_json("adapter_config.json")
+    base = config.get("base_model_name_or_path") if isinstance(config, dict) else None
+    return ModelProbe.from_reference(base) if isinstance(base, str) and base.strip() else None
+
+
+def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim | None]) -> Claim | None:
+    base = adapter_base(probe)
+    if base is None:
+        return None
+    claim = claim_base(base)
+    if claim is None:
+        return None
+    reason = f"LoRA adapter over {base.reference!r}: {claim.reason}"
+    return Claim(claim.model_class, claim.score, reason, claim.defaults)
+
+
+def embedder_claim(probe: ModelProbe) -> Claim | None:
+    if probe.name in names_for("embedder", MODEL_CLASS):
+        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
+                     embedder_defaults(probe.name))
+    if not probe.is_local:
+        return None
+    if probe.config is None:
+        return _through_adapter(probe, embedder_claim)
+    if not is_causal_lm(probe) or probe.is_sequence_classifier:
+        return None
+    st_pooling = probe.sentence_transformers_pooling
+    defaults = {"pooling_method": LAST_TOKEN, "query_instruction_format": DEFAULT_QUERY_FORMAT}
+    if st_pooling == LAST_TOKEN:
+        return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 20,
+                     f"causal-LM config ({probe.model_type}) with a sentence-transformers last-token pooling module",
+                     defaults)
+    if st_pooling is not None:
+        return None  # e.g. mean pooling: this family would give silently different vectors
+    return Claim(MODEL_CLASS, Evidence.FALLBACK + 20,
+                 f"causal-LM config ({probe.model_type}, {', '.join(probe.architectures) or 'no architectures'}); "
+                 "last-token pooling assumed", defaults)
+
+
+def reranker_claim(probe: ModelProbe) -> Claim | None:
+    if probe.name in names_for("reranker", MODEL_CLASS):
+        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
+    if not probe.is_local:
+        return None
+    if probe.config is None:
+        return _through_adapter(probe, reranker_claim)
+    if not any(a.endswith("ForCausalLM") for a in probe.architectures):
+        return None
+    return Claim(MODEL_CLASS, Evidence.FALLBACK + 20,
+                 f"causal LM ({', '.join(probe.architectures)}): scored by the logit of 'Yes' after the prompt")

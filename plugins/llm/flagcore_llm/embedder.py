@@ -1,0 +1,35 @@
+"""LLMEmbedder (``decoder-only-base``): FlagEmbedding's FlagLLMModel on the shared machinery.
+
+The text is tokenised as the model's tokenizer does it (its own BOS/EOS post-processing, right truncation, no EOS
+added by flagcore), the batch is padded on the tokenizer's padding side, and the embedding is the hidden state of
+each text's last real token, then truncated to ``truncate_dim`` and L2-normalised by the base class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flagcore.family import AbsEmbedder, check_pooling, pool
+
+from .claims import DEFAULT_QUERY_FORMAT, LAST_TOKEN, MODEL_CLASS
+from .loading import load_decoder
+
+
+class LLMEmbedder(AbsEmbedder):
+    """A decoder-only transformer pooled by its last real token (left or right padding)."""
+
+    #: extra forward arguments: no key/value cache is built for a single forward pass
+    forward_options: dict[str, Any] = {"use_cache": False}
+
+    def __init__(self, model_name_or_path: str, pooling_method: str = LAST_TOKEN,
+                 query_instruction_format: str = DEFAULT_QUERY_FORMAT, **kwargs: Any) -> None:
+        super().__init__(model_name_or_path, query_instruction_format=query_instruction_format, **kwargs)
+        self.pooling_method = check_pooling(pooling_method, (LAST_TOKEN,), MODEL_CLASS)
+        self.tokenizer, self.model = load_decoder(self, "AutoModel")
+
+    def hidden_states(self, batch: dict[str, Any], **forward: Any) -> Any:
+        """The last layer's hidden states of a padded batch."""
+        return self.model(**batch, return_dict=True, **self.forward_options, **forward).last_hidden_state
+
+    def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
+        return pool(self.hidden_states(batch), batch["attention_mask"], LAST_TOKEN)
