@@ -1,8 +1,13 @@
 """LLMEmbedder (``decoder-only-base``): FlagEmbedding's FlagLLMModel on the shared machinery.
 
-The text is tokenised as the model's tokenizer does it (its own BOS/EOS post-processing, right truncation, no EOS
-added by flagcore), the batch is padded on the tokenizer's padding side, and the embedding is the hidden state of
-each text's last real token, then truncated to ``truncate_dim`` and L2-normalised by the base class.
+The text is tokenised as the model's tokenizer does it (its own BOS/EOS post-processing, right truncation), the
+batch is padded on the tokenizer's padding side, and the embedding is the hidden state of each text's last real
+token, then truncated to ``truncate_dim`` and L2-normalised by the base class.
+
+One deliberate difference from running FlagEmbedding's code on transformers 5: a tokenizer whose
+tokenizer_config.json says ``add_eos_token: true`` (e5-mistral, SFR-Embedding-Mistral) gets its EOS appended here,
+because transformers 5 no longer does it; the model then sees the sequence it was trained on, the one FlagEmbedding
+1.4.2 feeds it on transformers 4.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 from flagcore.family import AbsEmbedder, check_pooling, pool
 
 from .claims import DEFAULT_QUERY_FORMAT, LAST_TOKEN, MODEL_CLASS
-from .loading import load_decoder
+from .loading import declared_eos_lost, load_decoder
 
 
 class LLMEmbedder(AbsEmbedder):
@@ -26,6 +31,15 @@ class LLMEmbedder(AbsEmbedder):
         super().__init__(model_name_or_path, query_instruction_format=query_instruction_format, **kwargs)
         self.pooling_method = check_pooling(pooling_method, (LAST_TOKEN,), MODEL_CLASS)
         self.tokenizer, self.model = load_decoder(self, "AutoModel")
+        self.append_eos = declared_eos_lost(self.tokenizer, self.model_name_or_path)
+
+    def tokenize(self, texts: list[str], max_length: int) -> dict[str, list[list[int]]]:
+        if not self.append_eos:
+            return super().tokenize(texts, max_length)
+        columns = super().tokenize(texts, max(max_length - 1, 1))  # room for the EOS, as a tokenizer appending it truncates
+        eos = self.tokenizer.eos_token_id
+        return {key: [row + [eos if key == "input_ids" else 1 if key == "attention_mask" else 0] for row in rows]
+                for key, rows in columns.items()}
 
     def hidden_states(self, batch: dict[str, Any], **forward: Any) -> Any:
         """The last layer's hidden states of a padded batch."""

@@ -71,3 +71,20 @@ def _load_through_adapter(owner: Any, auto_class_name: str, adapter: dict) -> tu
     has_tokenizer = any((folder / name).is_file() for name in TOKENIZER_FILES)
     tokenizer = load_tokenizer(str(folder) if has_tokenizer else base, **options)
     return tokenizer, model
+
+
+def declared_eos_lost(tokenizer: Any, model_path: str | os.PathLike[str]) -> bool:
+    """True when the model's tokenizer_config.json asks for an EOS after every text (``add_eos_token: true``, as
+    e5-mistral and SFR-Embedding-Mistral do) but the loaded tokenizer does not append it (transformers 5 drops that
+    flag for Llama/Mistral tokenizers; transformers 4 honoured it, which is how these models were trained and how
+    FlagEmbedding 1.4.2 runs them)."""
+    folder = Path(os.path.expanduser(os.fspath(model_path)))
+    try:
+        with open(folder / "tokenizer_config.json", encoding="utf-8") as fh:
+            wanted = json.load(fh).get("add_eos_token") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+    eos = tokenizer.eos_token_id
+    if not wanted or eos is None:
+        return False
+    return tokenizer("a")["input_ids"][-1:] != [eos]
