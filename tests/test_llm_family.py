@@ -351,3 +351,69 @@ def test_peft_path_without_peft_is_a_clear_error(only_decoder_families, decoders
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(ImportError, match=r"needs the optional dependency peft: pip install 'flagcore-llm\[peft\]'"):
         FlagAutoReranker.from_finetuned(decoders["tiny-llama"], devices="cpu", peft_path=str(tmp_path))
+
+
+def lora_adapter(base, out, task_type):
+    """A seeded LoRA adapter over ``base`` with non-zero B matrices (so that merging changes the outputs)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    auto = AutoModelForCausalLM if task_type == "CAUSAL_LM" else AutoModel
+    model = get_peft_model(auto.from_pretrained(base, dtype=torch.float32),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type=task_type))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.2)
+    model.save_pretrained(out)
+    return model.merge_and_unload().eval()
+
+
+@pytest.mark.parametrize("task_type", ["CAUSAL_LM", "FEATURE_EXTRACTION"])
+def test_an_adapter_folder_loads_over_its_base_and_is_merged(only_decoder_families, decoders, tmp_path, task_type):
+    merged = lora_adapter(decoders["tiny-qwen2"], tmp_path / "lora", task_type)
+    model = FlagAutoModel.from_finetuned(tmp_path / "lora", devices="cpu")
+    tokenizer = model.tokenizer
+    with torch.no_grad():
+        out = merged(input_ids=torch.tensor([tokenizer("hello world")["input_ids"]]), output_hidden_states=True)
+    expected = torch.nn.functional.normalize(out.hidden_states[-1][0, -1], dim=-1).numpy()
+    got = model.encode("hello world")
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    base = FlagAutoModel.from_finetuned(decoders["tiny-qwen2"], devices="cpu").encode("hello world")
+    assert np.abs(got - base).max() > 1e-3  # the adapter did change the model
+
+
+def test_peft_path_merges_an_adapter_into_the_reranker(only_decoder_families, decoders, tmp_path):
+    merged = lora_adapter(decoders["tiny-gemma"], tmp_path / "lora", "CAUSAL_LM")
+    model = FlagAutoReranker.from_finetuned(decoders["tiny-gemma"], devices="cpu", peft_path=str(tmp_path / "lora"))
+    plain = FlagAutoReranker.from_finetuned(decoders["tiny-gemma"], devices="cpu")
+    columns = model.tokenize_pairs([("A: q", "B: p")], 384, 512)
+    with torch.no_grad():
+        expected = float(merged(input_ids=torch.tensor(columns["input_ids"])).logits[0, -1, model.yes_token_id])
+    assert model.compute_score([("q", "p")])[0] == pytest.approx(expected, abs=1e-4)
+    assert abs(plain.compute_score([("q", "p")])[0] - expected) > 1e-3
+    with pytest.raises(ValueError, match="a reranker needs one trained on a causal LM"):
+        lora_adapter(decoders["tiny-gemma"], tmp_path / "fe", "FEATURE_EXTRACTION")
+        FlagAutoReranker.from_finetuned(tmp_path / "fe", model_class="decoder-only-base", devices="cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["embedder", "icl", "reranker"])
+def test_two_cpu_devices_give_the_single_device_outputs(only_decoder_families, decoders, kind):
+    options = {"batch_size": 2}
+    if kind == "reranker":
+        build = FlagAutoReranker.from_finetuned
+        call = lambda model: model.compute_score(PAIRS)  # noqa: E731
+    else:
+        build = FlagAutoModel.from_finetuned
+        if kind == "icl":
+            options.update(model_class="decoder-only-icl", examples_for_task=EXAMPLES)
+        call = lambda model: model.encode_queries(TEXTS)  # noqa: E731
+    single = call(build(decoders["tiny-mistral"], devices="cpu", **options))
+    double = build(decoders["tiny-mistral"], devices=["cpu", "cpu"], **options)
+    try:
+        np.testing.assert_allclose(call(double), single, atol=1e-5)
+        assert double.device_pool is not None
+    finally:
+        double.close()
