@@ -3,7 +3,9 @@ missing. transformers is imported only when one of these functions runs."""
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,18 +55,41 @@ def load_config(path: str, *, trust_remote_code: bool, cache_dir: str | None) ->
     return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
 
 
-def load_encoder(auto_class_name: str, path: str, *, dtype: Any, trust_remote_code: bool,
+def load_encoder(auto_class_name: str, path: str | os.PathLike[str], *, dtype: Any, trust_remote_code: bool,
                  cache_dir: str | None, **extra: Any) -> Any:
-    """``AutoModel`` / ``AutoModelForSequenceClassification`` with an explicit dtype (transformers 5 would
-    otherwise keep the checkpoint's dtype, e.g. fp16 weights on a CPU)."""
+    """``AutoModel`` / ``AutoModelForSequenceClassification`` / ... with an explicit dtype (transformers 5 would
+    otherwise keep the checkpoint's dtype, e.g. fp16 weights on a CPU).
+
+    transformers' load report is replaced by flagcore's own judgement: checkpoint weights the model does not use
+    (a causal LM's ``lm_head`` under ``AutoModel``) are expected and not reported; weights the model needs but the
+    checkpoint lacks, which transformers initialises randomly, are a ``RuntimeWarning`` naming them.
+    """
     import transformers
 
     auto_class = getattr(transformers, auto_class_name)
+    path = os.fspath(path)
     folder = Path(os.path.expanduser(path))
     use_safetensors = True if (folder / "model.safetensors").exists() or (
         folder / "model.safetensors.index.json").exists() else None
-    return auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, cache_dir=cache_dir,
-                                      use_safetensors=use_safetensors, **extra)
+    # the load report, and the tensor-parallel plan check that transformers runs when that logger is quiet
+    quieted = [logging.getLogger(f"transformers.{name}") for name in ("modeling_utils", "distributed.tensor_parallel")]
+    levels = [logger.level for logger in quieted]
+    for logger in quieted:
+        logger.setLevel(logging.ERROR)
+    try:
+        model, info = auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                 cache_dir=cache_dir, use_safetensors=use_safetensors,
+                                                 output_loading_info=True, **extra)
+    finally:
+        for logger, level in zip(quieted, levels, strict=True):
+            logger.setLevel(level)
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        warnings.warn(f"{path}: {len(missing)} weight(s) the {type(model).__name__} needs are not in the checkpoint "
+                      f"and were initialised randomly ({shown}); its outputs are not the trained model's",
+                      RuntimeWarning, stacklevel=3)
+    return model
 
 
 def load_pretrained(owner: Any, auto_class_name: str, path: str | os.PathLike[str] | None = None,

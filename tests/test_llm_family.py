@@ -417,3 +417,19 @@ def test_two_cpu_devices_give_the_single_device_outputs(only_decoder_families, d
         assert double.device_pool is not None
     finally:
         double.close()
+
+
+def test_loading_reports_missing_weights_and_not_the_unused_lm_head(only_decoder_families, decoders, tmp_path,
+                                                                    capfd):
+    from safetensors.torch import load_file, save_file
+
+    FlagAutoModel.from_finetuned(decoders["tiny-gemma"], devices="cpu")
+    assert "LOAD REPORT" not in capfd.readouterr().err  # AutoModel leaves the causal LM's head unused, as intended
+    broken = tmp_path / "broken"
+    shutil.copytree(decoders["tiny-llama"], broken)
+    weights = load_file(broken / "model.safetensors")
+    del weights["model.norm.weight"]
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.warns(RuntimeWarning, match=r"1 weight\(s\) the LlamaModel needs are not in the checkpoint and were "
+                                            r"initialised randomly \(norm.weight\)"):
+        FlagAutoModel.from_finetuned(broken, devices="cpu")
