@@ -17,21 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything here is local
 
+from search import CORPUS, QUERIES  # noqa: E402  (examples/search.py: the same corpus and questions)
 from smollm2 import smollm2_dir  # noqa: E402  (examples/smollm2.py, next to this file)
 
 from flagcore import FlagAutoModel, FlagAutoReranker  # noqa: E402
 
-CORPUS = Path(__file__).with_name("corpus.txt")
-QUERIES = [
-    "What is the capital of France?",
-    "What do pandas eat?",
-    "How do I make bread at home?",
-    "Which language is good for safe systems programming?",
-]
 INSTRUCTION = "Given a question, retrieve passages that answer the question."
 
 
