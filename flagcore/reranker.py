@@ -59,12 +59,20 @@ class AbsReranker(InferenceModel):
 
     @abstractmethod
     def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
-        """Forward one padded batch (tensors on the device) to a ``(batch,)`` tensor of scores."""
+        """Forward one padded batch (tensors on the device) to a ``(batch,)`` tensor of scores, or ``(batch, k)``
+        when each pair gets several scores (see :meth:`arrange_scores`)."""
+
+    def arrange_scores(self, rows: list[list[float]]) -> Any:
+        """What ``compute_score`` returns, from each pair's scores in input order (already sigmoid-squashed when
+        ``normalize``): by default the one score of each pair, as a list of floats."""
+        return [row[0] for row in rows]
 
     # -- public call -----------------------------------------------------------------------
     def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, query_max_length: int | None = None,
-                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> list[float]:
-        """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``."""
+                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> Any:
+        """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``; a list of
+        floats, one per pair (a family scoring several ways, such as the layer-wise rerankers, may say otherwise in
+        :meth:`arrange_scores`)."""
         pairs, _ = as_pairs(sentence_pairs)
         core, family = self._split_call_options(self.compute_score, kwargs)
         max_length = positive_int(max_length or self.max_length, "max_length")
@@ -76,14 +84,13 @@ class AbsReranker(InferenceModel):
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
         outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_score_step", (family,),
                                              desc="Scoring", **core)
-        ran = [score for batch_scores in outputs for score in batch_scores]
-        scores = [float(ran[i]) for i in batcher.restore]
-        if normalize:
-            scores = [_sigmoid(s) for s in scores]
-        return scores
+        ran = [row for batch_rows in outputs for row in batch_rows]
+        squash = _sigmoid if normalize else float
+        return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
 
-    def _score_step(self, batch: dict[str, Any], family: dict[str, Any]) -> list[float]:
-        return self.score_batch(batch, **family).float().reshape(-1).cpu().tolist()
+    def _score_step(self, batch: dict[str, Any], family: dict[str, Any]) -> list[list[float]]:
+        scores = self.score_batch(batch, **family).float().cpu()
+        return scores.reshape(scores.shape[0], -1).tolist()
 
     def _with_instructions(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         q_ins, p_ins = self.query_instruction_for_rerank, self.passage_instruction_for_rerank

@@ -36,7 +36,8 @@ class LLMEmbedder(AbsEmbedder):
     def tokenize(self, texts: list[str], max_length: int) -> dict[str, list[list[int]]]:
         if not self.append_eos:
             return super().tokenize(texts, max_length)
-        columns = super().tokenize(texts, max(max_length - 1, 1))  # room for the EOS, as a tokenizer appending it truncates
+        # room for the EOS, as a tokenizer that appends it truncates
+        columns = super().tokenize(texts, max(max_length - 1, 1))
         eos = self.tokenizer.eos_token_id
         return {key: [row + [eos if key == "input_ids" else 1 if key == "attention_mask" else 0] for row in rows]
                 for key, rows in columns.items()}

@@ -26,6 +26,8 @@ class LLMReranker(AbsReranker):
 
     call_options = frozenset({"prompt"})
     default_pad_to_multiple_of = 8
+    #: prepend the BOS token even when it is the tokenizer's pad token (the layer-wise rerankers do)
+    always_bos = False
 
     def __init__(self, model_name_or_path: str, peft_path: str | None = None,
                  query_instruction_for_rerank: str | None = "A: ", passage_instruction_for_rerank: str | None = "B: ",
@@ -34,7 +36,7 @@ class LLMReranker(AbsReranker):
                          passage_instruction_for_rerank=passage_instruction_for_rerank, **kwargs)
         self.prompt = _check_prompt(prompt)
         self.peft_path = peft_path
-        self.tokenizer, self.model = load_decoder(self, "AutoModelForCausalLM", peft_path)
+        self.tokenizer, self.model = self.load_model(peft_path)
         yes = self._ids("Yes")
         if not yes:
             raise ValueError(f"the tokenizer of {self.model_name_or_path} gives no token for 'Yes'; the LLM reranker "
@@ -42,6 +44,10 @@ class LLMReranker(AbsReranker):
         self.yes_token_id = yes[0]
         self._separator = self._ids(SEPARATOR)
         self._last_logits_only = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    def load_model(self, peft_path: str | None) -> tuple[Any, Any]:
+        """``(tokenizer, causal LM)``; families with their own model classes override this."""
+        return load_decoder(self, "AutoModelForCausalLM", peft_path)
 
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -59,7 +65,7 @@ class LLMReranker(AbsReranker):
         passages = self.tokenizer([p for _, p in pairs], add_special_tokens=False, truncation=True,
                                   max_length=max_length)["input_ids"]
         bos, pad = self.tokenizer.bos_token_id, self.tokenizer.pad_token_id
-        prefix = [bos] if bos is not None and bos != pad else []
+        prefix = [bos] if bos is not None and (bos != pad or self.always_bos) else []
         limit = max_length + len(self._separator) + len(prompt_ids)
         from_left = getattr(self.tokenizer, "truncation_side", "right") == "left"
         rows = []
@@ -74,13 +80,17 @@ class LLMReranker(AbsReranker):
         return {"input_ids": rows, "attention_mask": [[1] * len(row) for row in rows]}
 
     def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
-        mask = batch["attention_mask"]
-        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # as if right-padded: real tokens count from 0
-        forward: dict[str, Any] = {"position_ids": positions, "use_cache": False, "return_dict": True}
+        forward: dict[str, Any] = {"position_ids": real_positions(batch["attention_mask"]), "use_cache": False,
+                                   "return_dict": True}
         if self._last_logits_only:
             forward["logits_to_keep"] = 1
         logits = self.model(**batch, **forward).logits
         return logits[:, -1, self.yes_token_id]
+
+
+def real_positions(attention_mask: Any) -> Any:
+    """Position ids counted over the real tokens of a left-padded batch (those of the unpadded sequences)."""
+    return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 def _check_prompt(prompt: Any) -> str | None:
