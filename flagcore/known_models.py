@@ -75,6 +75,10 @@ class KnownModel:
         return FAMILY_OF_MODEL_CLASS[(self.kind, self.model_class)]
 
     @property
+    def distribution(self) -> str:
+        return FAMILY_DISTRIBUTIONS[self.extra]
+
+    @property
     def install_hint(self) -> str:
         return install_hint(self.extra)
 

@@ -189,6 +189,14 @@ def _resolve_known_name(probe: ModelProbe, kind: Kind, known: KnownModel, claims
             f"that instead pass prefer_plugin={others[0].plugin!r} or model_class={others[0].model_class!r}."
             if others else ""
         )
+        installed = [n for n in host.plugin_names if host.source(n).distribution == known.distribution]
+        if installed:
+            source = host.source(installed[0])
+            raise PluginNotInstalledError(
+                f"{probe.name!r} is a FlagEmbedding {kind} of class {known.model_class!r}, which the installed "
+                f"{source.distribution} {source.version} does not provide; a newer {source.distribution} may."
+                f"{elsewhere}"
+            )
         raise PluginNotInstalledError(
             f"{probe.name!r} is a FlagEmbedding {kind} of class {known.model_class!r}, served by the flagcore "
             f"'{known.extra}' family, which is not installed. Install it with: {known.install_hint}.{elsewhere}"

@@ -57,7 +57,7 @@ class LLMReranker(AbsReranker):
         return "left"  # the last position of every row is then the last column
 
     def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
-                       prompt: str | None = None) -> dict[str, list[list[int]]]:
+                       prompt: str | None = None, **options: Any) -> dict[str, list[list[int]]]:
         chosen = next((p for p in (_check_prompt(prompt), self.prompt) if p is not None), DEFAULT_PROMPT)
         prompt_ids = self._ids(chosen)
         queries = self.tokenizer([q for q, _ in pairs], add_special_tokens=False, truncation=True,

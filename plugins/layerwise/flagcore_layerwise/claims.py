@@ -1,0 +1,21 @@
+"""Which models this family claims: FlagEmbedding's layer-wise reranker names, and local directories whose
+config.json names the layer-wise architecture (the hub checkpoints point ``auto_map`` at their own code, which
+flagcore never runs: the architecture is implemented in this family)."""
+
+from __future__ import annotations
+
+from flagcore.family import Claim, Evidence, ModelProbe, names_for
+
+LAYERWISE_CLASS = "decoder-only-layerwise"
+ARCHITECTURES = {"LayerWiseMiniCPMForCausalLM": LAYERWISE_CLASS}
+
+
+def reranker_claim(probe: ModelProbe) -> Claim | None:
+    for model_class in set(ARCHITECTURES.values()):
+        if probe.name in names_for("reranker", model_class):
+            return Claim(model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
+    found = [ARCHITECTURES[a] for a in probe.architectures if a in ARCHITECTURES] if probe.is_local else []
+    if found:
+        return Claim(found[0], Evidence.ARCHITECTURE + 50,
+                     f"config.json architecture {probe.architectures[0]} (implemented natively, no remote code)")
+    return None

@@ -1,0 +1,72 @@
+"""LayerWiseReranker (``decoder-only-layerwise``): FlagEmbedding's LayerWiseFlagLLMReranker, without remote code.
+
+Pairs are laid out as for the LLM reranker (``flagcore_llm``), except that the BOS token is always prepended. The
+model is this family's own implementation of the checkpoint's architecture (:mod:`flagcore_layerwise.minicpm`).
+``cutoff_layers`` (constructor or call; an int or a list) picks the layers a score is read at: one layer gives a
+list of floats, several give one list per layer, in ascending layer order. Layers outside
+``[start_layer, num_hidden_layers]`` are dropped with a warning, as FlagEmbedding does; none left is a
+``ValueError``. The default is the last layer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from flagcore_llm.loading import merge_adapter
+from flagcore_llm.reranker import LLMReranker, real_positions
+
+from flagcore.family import load_tokenizer
+
+from .minicpm import load_layerwise_minicpm
+
+
+class LayerWiseReranker(LLMReranker):
+    """A score per cutoff layer; layers above the highest cutoff are not computed."""
+
+    call_options = frozenset({"prompt", "cutoff_layers"})
+    always_bos = True
+
+    def __init__(self, model_name_or_path: str, cutoff_layers: int | list[int] | None = None,
+                 use_fp16: bool = False, use_bf16: bool = False, **kwargs: Any) -> None:
+        # FlagEmbedding: "use_bf16 and use_fp16 cannot both be False" (half precision off the CPU; a CPU stays fp32)
+        super().__init__(model_name_or_path, use_fp16=use_fp16 or not use_bf16, use_bf16=use_bf16, **kwargs)
+        self.cutoff_layers = self.check_cutoff_layers(cutoff_layers)
+
+    def load_model(self, peft_path: str | None) -> tuple[Any, Any]:
+        tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=False, cache_dir=self.cache_dir)
+        model = load_layerwise_minicpm(self.model_name_or_path, self.torch_dtype)
+        if peft_path is not None:
+            model = merge_adapter(model, peft_path)
+        return tokenizer, model
+
+    def check_cutoff_layers(self, cutoff_layers: Any) -> list[int]:
+        """Ascending, distinct layers within ``[start_layer, num_hidden_layers]``; the last layer by default."""
+        low, high = self.model.layer_range
+        if cutoff_layers is None:
+            return [high]
+        items = [cutoff_layers] if isinstance(cutoff_layers, int) else cutoff_layers
+        if not isinstance(items, (list, tuple)) or not all(
+                isinstance(c, int) and not isinstance(c, bool) for c in items):
+            raise TypeError(f"cutoff_layers must be an int or a list of ints, not {cutoff_layers!r}")
+        outside = [c for c in items if not low <= c <= high]
+        if outside:
+            warnings.warn(f"cutoff_layers {outside} are outside [{low}, {high}] (start_layer, num_hidden_layers) of "
+                          f"{self.model_name_or_path}; they are dropped", UserWarning, stacklevel=3)
+        kept = sorted({c for c in items if low <= c <= high})
+        if not kept:
+            raise ValueError(f"no cutoff layer left: cutoff_layers must lie in [{low}, {high}], got {cutoff_layers!r}")
+        return kept
+
+    def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
+        if "cutoff_layers" in kwargs:
+            kwargs["cutoff_layers"] = self.check_cutoff_layers(kwargs["cutoff_layers"])
+        return super().compute_score(sentence_pairs, *args, **kwargs)
+
+    def score_batch(self, batch: dict[str, Any], cutoff_layers: list[int] | None = None, **options: Any) -> Any:
+        return self.model(batch["input_ids"], batch["attention_mask"], real_positions(batch["attention_mask"]),
+                          cutoff_layers or self.cutoff_layers)
+
+    def arrange_scores(self, rows: list[list[float]]) -> Any:
+        per_layer = [list(column) for column in zip(*rows, strict=True)] if rows else [[]]
+        return per_layer[0] if len(per_layer) == 1 else per_layer
