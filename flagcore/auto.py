@@ -43,7 +43,13 @@ def _arguments(resolution: Resolution, explicit: dict[str, Any]) -> dict[str, An
         logger.warning(
             "%r is known to need trust_remote_code=True (it runs code from the model repository); "
             "flagcore leaves it off unless you pass it.", resolution.probe.name)
-    return {**defaults, **{k: v for k, v in explicit.items() if v is not None}}
+    return {**defaults, **explicit}
+
+
+def _given(named: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the caller set: the factory's own parameters unless left at None (the class's default then applies),
+    and every extra keyword as passed, None included (``query_instruction_for_rerank=None`` means no instruction)."""
+    return {**{k: v for k, v in named.items() if v is not None}, **kwargs}
 
 
 class FlagAutoModel:
@@ -78,12 +84,11 @@ class FlagAutoModel:
         lets that plugin's claim win over the name table and the scores (``docs/resolution.md``); every other keyword
         goes to the class's constructor.
         """
-        explicit = dict(
+        explicit = _given(dict(
             normalize_embeddings=normalize_embeddings, use_fp16=use_fp16, use_bf16=use_bf16,
             query_instruction_for_retrieval=query_instruction_for_retrieval, devices=devices,
             pooling_method=pooling_method, trust_remote_code=trust_remote_code,
-            query_instruction_format=query_instruction_format, truncate_dim=truncate_dim, **kwargs,
-        )
+            query_instruction_format=query_instruction_format, truncate_dim=truncate_dim), kwargs)
         return _build("embedder", model_name_or_path, model_class, explicit)
 
 
@@ -110,5 +115,5 @@ class FlagAutoReranker:
         ``flagcore explain --kind reranker NAME`` shows why a class was chosen; ``prefer_plugin=`` works as for
         :meth:`FlagAutoModel.from_finetuned`.
         """
-        explicit = dict(use_fp16=use_fp16, trust_remote_code=trust_remote_code, **kwargs)
+        explicit = _given(dict(use_fp16=use_fp16, trust_remote_code=trust_remote_code), kwargs)
         return _build("reranker", model_name_or_path, model_class, explicit)

@@ -81,9 +81,10 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from tiny_models import digest  # noqa: E402
+try:
+    from .tiny_models import digest
+except ImportError:  # run as a script, or imported with tests/parity on sys.path (make_references.py)
+    from tiny_models import digest
 
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, FFN, MAX_POSITIONS = 64, 2, 4, 2, 16, 128, 4096
 N_MERGES = 400
