@@ -126,6 +126,31 @@ def parity_references(session: nox.Session) -> None:
                 "--minilm", minilm, "--decoders", str(decoders), "--out", "tests/parity/references", external=True)
 
 
+# FlagEmbedding's bundled MiniCPM / Gemma2 reranker models (layer-wise, lightweight) run only on transformers ~4.44–4.46
+LAYERWISE_ORACLE_VENV = ROOT / ".nox" / "flagembedding-1.4.2-tf4.44"
+LAYERWISE_ORACLE_PACKAGES = ["transformers==4.44.2", "FlagEmbedding==1.4.2"]
+
+
+@nox.session(name="layerwise_references")
+def layerwise_references(session: nox.Session) -> None:
+    """Rebuild tests/parity/layerwise_models (the committed tiny MiniCPM / Gemma2 layer-wise rerankers, byte-identical
+    on every run) and tests/parity/references/layerwise.json with FlagEmbedding 1.4.2 on transformers 4.44.2."""
+    python = _layerwise_oracle_python(session)
+    session.run(python, "tests/parity/tiny_layerwise.py", "tests/parity/layerwise_models", external=True)
+    session.run(python, "tests/parity/make_layerwise_references.py", "--models", "tests/parity/layerwise_models",
+                "--out", "tests/parity/references", external=True)
+
+
+def _layerwise_oracle_python(session: nox.Session) -> str:
+    """The virtualenv with FlagEmbedding 1.4.2 on transformers 4.44.2 (created on first use), apart from the other."""
+    if not (LAYERWISE_ORACLE_VENV / "bin" / "python").exists():
+        session.run("python", "-m", "venv", str(LAYERWISE_ORACLE_VENV))
+    pip = str(LAYERWISE_ORACLE_VENV / "bin" / "pip")
+    session.run(pip, "install", "-q", TORCH, external=True)
+    session.run(pip, "install", "-q", *LAYERWISE_ORACLE_PACKAGES, external=True)
+    return str(LAYERWISE_ORACLE_VENV / "bin" / "python")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md.

@@ -331,6 +331,13 @@ LAYERWISE_RERANKER_CASES = [
      "compute_score", "PAIRS", {}),
     ("minicpm-layerwise-query-max-length", "tiny-minicpm-layerwise", {"max_length": 64, "query_max_length": 6},
      "compute_score", "PAIRS", {}),
+    # the pair is trimmed to max_length + len(sep) + len(prompt) (before sep + prompt are appended): with the long
+    # default prompt that budget is never reached, with a short one the passage is cut
+    ("minicpm-layerwise-pair-truncated", "tiny-minicpm-layerwise",
+     {"max_length": 24, "prompt": "Relevant?", "cutoff_layers": [2, 4]}, "compute_score", "PAIRS", {}),
+    # [bos] + query alone past the budget: the passage would have to go entirely, so nothing is trimmed
+    ("minicpm-layerwise-query-over-budget-untrimmed", "tiny-minicpm-layerwise",
+     {"max_length": 10, "query_max_length": 40, "prompt": "Relevant?"}, "compute_score", "PAIRS", {}),
     ("minicpm-layerwise-call-lengths", "tiny-minicpm-layerwise", {}, "compute_score", "PAIRS",
      {"max_length": 20, "query_max_length": 8, "batch_size": 2, "cutoff_layers": [3, 4]}),
     ("minicpm-layerwise-normalized", "tiny-minicpm-layerwise", {"normalize": True, "cutoff_layers": [2, 4]},
@@ -402,6 +409,12 @@ LIGHTWEIGHT_RERANKER_CASES = [
      "compute_score", "PAIRS", {"compress_layer": [1], "compress_ratio": 4}),
     ("gemma2-lightweight-short-truncated", "tiny-gemma2-lightweight",
      {"max_length": 24, "batch_size": 3, "compress_ratio": 2, "compress_layers": [1], "cutoff_layers": [2, 4]},
+     "compute_score", "PAIRS", {}),
+    ("gemma2-lightweight-pair-truncated", "tiny-gemma2-lightweight",
+     {"max_length": 24, "prompt": "Relevant?", "compress_ratio": 2, "compress_layers": [1], "cutoff_layers": [2, 4]},
+     "compute_score", "PAIRS", {}),
+    ("gemma2-lightweight-query-over-budget-untrimmed", "tiny-gemma2-lightweight",
+     {"max_length": 10, "query_max_length": 40, "prompt": "Relevant?", "compress_ratio": 4, "compress_layers": [2]},
      "compute_score", "PAIRS", {}),
     # no instructions: the empty passage has no tokens at all (nothing to compress)
     ("gemma2-lightweight-query-max-length-no-instructions", "tiny-gemma2-lightweight",

@@ -4,8 +4,9 @@ Llama blocks: MiniCPM's attention, MLP and RMSNorm are Llama's; what differs is 
 - token embeddings are multiplied by ``scale_emb``;
 - each residual branch (attention, MLP) is multiplied by ``scale_depth / sqrt(num_hidden_layers)``;
 - the score at cutoff layer ``c`` (``start_layer <= c <= num_hidden_layers``) reads the state after ``c`` layers,
-  RMS-normalised by the final norm, at the last position, divided by ``hidden_size / dim_model_base``, through head
-  ``lm_head[c - start_layer]`` (a bias-free ``hidden -> 1`` linear, "simple" heads);
+  RMS-normalised by the final norm, at the last position, through head ``lm_head[c - start_layer]`` (a bias-free
+  ``hidden -> 1`` linear: "simple" heads, which unlike MiniCPM's vocabulary head are not divided by
+  ``hidden_size / dim_model_base``);
 - layers above the highest requested cutoff never run.
 
 Weights load from the checkpoint's safetensors under their published names (``model.layers.N.self_attn.q_proj``,
@@ -84,7 +85,6 @@ class LayerWiseMiniCPM(nn.Module):
         self.num_layers = int(config["num_hidden_layers"])
         self.start_layer = int(config.get("start_layer", 8))
         self.scale_emb = float(config.get("scale_emb", 1))
-        self.head_scale = float(config["hidden_size"]) / float(config.get("dim_model_base", 1))
         self.head_multi = bool(config.get("head_multi", True))
         llama = _llama_config(config)
         self.model = _Backbone(llama, float(config.get("scale_depth", 1)) / math.sqrt(self.num_layers))
@@ -108,7 +108,7 @@ class LayerWiseMiniCPM(nn.Module):
         for index in range(max(cutoff_layers) + 1):
             if index in wanted:
                 last = self.model.norm(hidden[:, -1])
-                scores[index] = self.head(index)(last / self.head_scale).squeeze(-1)
+                scores[index] = self.head(index)(last).squeeze(-1)
             if index < len(self.model.layers) and index < max(cutoff_layers):
                 hidden = self.model.layers[index](hidden, position_embeddings, mask)
         return torch.stack([scores[c] for c in cutoff_layers], dim=-1)
