@@ -8,7 +8,7 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Callable
 
 from .engine.devices import DevicesArg
-from .inputs import as_texts, check_instruction_format, format_instruction, positive_int
+from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .model_base import Columns, InferenceModel
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class AbsEmbedder(InferenceModel):
             model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, devices=devices,
             batch_size=batch_size, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs,
         )
-        self.normalize_embeddings = bool(normalize_embeddings)
+        self.normalize_embeddings = flag(normalize_embeddings, "normalize_embeddings")
         self.query_instruction_for_retrieval = query_instruction_for_retrieval
         self.query_instruction_format = check_instruction_format(query_instruction_format, "query_instruction_format")
         self.passage_instruction_for_retrieval = passage_instruction_for_retrieval
@@ -55,7 +55,7 @@ class AbsEmbedder(InferenceModel):
             passage_instruction_format, "passage_instruction_format")
         self.query_max_length = positive_int(query_max_length, "query_max_length")
         self.passage_max_length = positive_int(passage_max_length, "passage_max_length")
-        self.convert_to_numpy = bool(convert_to_numpy)
+        self.convert_to_numpy = flag(convert_to_numpy, "convert_to_numpy")
         self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
 
     # -- what a family provides ------------------------------------------------------------
@@ -82,8 +82,9 @@ class AbsEmbedder(InferenceModel):
     def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
                        max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
         """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set."""
+        _no_instruction_arguments("encode_queries", "query", kwargs)
         return self.encode(
-            queries, batch_size=batch_size, max_length=max_length or self.query_max_length,
+            queries, batch_size=batch_size, max_length=self.query_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.query_instruction_for_retrieval,
             instruction_format=self.query_instruction_format, **kwargs,
         )
@@ -91,8 +92,9 @@ class AbsEmbedder(InferenceModel):
     def encode_corpus(self, corpus: str | list[str], batch_size: int | None = None,
                       max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
         """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set."""
+        _no_instruction_arguments("encode_corpus", "passage", kwargs)
         return self.encode(
-            corpus, batch_size=batch_size, max_length=max_length or self.passage_max_length,
+            corpus, batch_size=batch_size, max_length=self.passage_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.passage_instruction_for_retrieval,
             instruction_format=self.passage_instruction_format, **kwargs,
         )
@@ -105,7 +107,8 @@ class AbsEmbedder(InferenceModel):
         if instruction is not None:
             fmt = check_instruction_format(instruction_format or "{}{}", "instruction_format")
             texts = [format_instruction(fmt, instruction, text) for text in texts]
-        return self.encode_texts(texts, single, self.tokenize, max_length=max_length or self.passage_max_length,
+        return self.encode_texts(texts, single, self.tokenize,
+                                 max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
                                  batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs)
 
     def encode_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
@@ -118,14 +121,15 @@ class AbsEmbedder(InferenceModel):
         ``options`` are the call's extra keyword arguments: core options and the family's ``call_options``.
         """
         core, family = self._split_call_options(caller or self.encode, options)
-        to_numpy = self.convert_to_numpy if convert_to_numpy is None else bool(convert_to_numpy)
+        to_numpy = self.convert_to_numpy if convert_to_numpy is None else flag(convert_to_numpy, "convert_to_numpy")
         max_length = positive_int(max_length, "max_length")
         if not texts:
             return self.empty_output(to_numpy, **family)
         columns = tokenize(texts, max_length)
         # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
         several = len(self.target_devices) > 1
-        outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_embed_step",
+        outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
+                                             "_embed_step",
                                              (family, to_numpy or several), desc="Encoding", **core)
         merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
         return self.outputs_as_tensors(merged) if several and not to_numpy else merged
@@ -146,6 +150,9 @@ class AbsEmbedder(InferenceModel):
         import torch
 
         if self.truncate_dim is not None:
+            if self.truncate_dim > embeddings.shape[-1]:
+                raise ValueError(f"truncate_dim={self.truncate_dim} is wider than the model's {embeddings.shape[-1]}-"
+                                 "dimensional embeddings; pass a smaller truncate_dim, or None for the full width")
             embeddings = embeddings[..., : self.truncate_dim]
         if self.normalize_embeddings:
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
@@ -176,3 +183,11 @@ class AbsEmbedder(InferenceModel):
         import torch
 
         return torch.zeros((0, self.embedding_dim), dtype=torch.float32)
+
+
+def _no_instruction_arguments(method: str, side: str, kwargs: dict[str, Any]) -> None:
+    given = sorted({"instruction", "instruction_format"} & set(kwargs))
+    if given:
+        raise TypeError(
+            f"{method}() takes no {' or '.join(given)}: it applies {side}_instruction_for_retrieval with "
+            f"{side}_instruction_format (set them on the model), or call encode(texts, instruction=...) instead")

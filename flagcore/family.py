@@ -17,7 +17,8 @@ internal and may change. Nothing here imports torch or transformers until a func
   :func:`load_encoder`.
 - Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
 - Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
-  :func:`reject_unknown`, :func:`check_instruction_format`, :func:`format_instruction`.
+  :func:`positive_int_or`, :func:`flag`, :func:`reject_unknown`, :func:`check_instruction_format`,
+  :func:`format_instruction`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from .embedder import AbsEmbedder
 from .engine.padding import Columns
 from .enums import KINDS, POOLING_METHODS, Kind, PoolingMethod
 from .hookspecs import hookimpl
-from .inputs import as_pairs, as_texts, check_instruction_format, format_instruction, positive_int, reject_unknown
+from .inputs import (
+    as_pairs,
+    as_texts,
+    check_instruction_format,
+    flag,
+    format_instruction,
+    positive_int,
+    positive_int_or,
+    reject_unknown,
+)
 from .known_models import KnownModel, known_model, names_for
 from .loading import (
     TOKENIZER_FILES,
@@ -66,6 +76,7 @@ __all__ = [
     "check_instruction_format",
     "check_local_model",
     "check_pooling",
+    "flag",
     "format_instruction",
     "head_files",
     "hookimpl",
@@ -78,5 +89,6 @@ __all__ = [
     "names_for",
     "pool",
     "positive_int",
+    "positive_int_or",
     "reject_unknown",
 ]

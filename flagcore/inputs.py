@@ -132,3 +132,18 @@ def split_call_options(where: str, method: Callable[..., Any], kwargs: dict[str,
     core = {k: v for k, v in kwargs.items() if k in core_options}
     family = {k: v for k, v in kwargs.items() if k in family_options}
     return core, family
+
+
+def flag(value: Any, argument: str) -> bool:
+    """A true/false argument: ``True``/``False`` (numpy's bools too), not a string like ``"no"`` that would read as
+    true."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{argument} must be True or False, not {_describe(value)}")
+
+
+def positive_int_or(value: Any, default: int, argument: str) -> int:
+    """A per-call limit: ``default`` when not given (None), else a positive integer (0 is an error, not 'default')."""
+    return default if value is None else positive_int(value, argument)

@@ -13,7 +13,7 @@ from .engine.devices import DevicesArg, resolve_devices
 from .engine.padding import Columns, pad_features, tokenizer_pad_values
 from .engine.placement import place_model
 from .engine.precision import DtypeName, check_quantize, compute_dtype_name, torch_dtype
-from .inputs import constructor_arguments, positive_int, reject_unknown, split_call_options
+from .inputs import constructor_arguments, flag, positive_int, reject_unknown, split_call_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,11 +64,11 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     ) -> None:
         reject_unknown(f"{type(self).__name__}()", kwargs, self.accepted_arguments())
         self.model_name_or_path = os.fspath(model_name_or_path)
-        self.use_fp16 = bool(use_fp16)
-        self.use_bf16 = bool(use_bf16)
+        self.use_fp16 = flag(use_fp16, "use_fp16")
+        self.use_bf16 = flag(use_bf16, "use_bf16")
         self.batch_size = positive_int(batch_size, "batch_size")
         self.max_batch_tokens = None if max_batch_tokens is None else positive_int(max_batch_tokens, "max_batch_tokens")
-        self.trust_remote_code = bool(trust_remote_code)
+        self.trust_remote_code = flag(trust_remote_code, "trust_remote_code")
         self.cache_dir = cache_dir
         self.target_devices = resolve_devices(devices)
         self.quantize = check_quantize(quantize, self.target_devices)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from .enums import POOLING_METHODS
 
 
-def check_pooling(method: str, supported: tuple[str, ...], model_class: str) -> str:
+def check_pooling(method: Any, supported: tuple[str, ...], model_class: str) -> str:
+    """The pooling name (a :class:`~flagcore.PoolingMethod` member counts as its value), if the class supports it."""
+    if isinstance(method, Enum):
+        method = method.value
     if method not in supported:
         raise ValueError(f"pooling_method={method!r} is not supported by {model_class}; "
                          f"use one of {', '.join(supported)}")

@@ -9,7 +9,7 @@ from abc import abstractmethod
 from typing import Any
 
 from .engine.devices import DevicesArg
-from .inputs import as_pairs, check_instruction_format, format_instruction, positive_int
+from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .model_base import Columns, InferenceModel
 
 
@@ -48,7 +48,7 @@ class AbsReranker(InferenceModel):
             passage_instruction_format, "passage_instruction_format")
         self.query_max_length = None if query_max_length is None else positive_int(query_max_length, "query_max_length")
         self.max_length = positive_int(max_length, "max_length")
-        self.normalize = bool(normalize)
+        self.normalize = flag(normalize, "normalize")
 
     # -- what a family provides ------------------------------------------------------------
     @abstractmethod
@@ -75,14 +75,16 @@ class AbsReranker(InferenceModel):
         :meth:`arrange_scores`)."""
         pairs, _ = as_pairs(sentence_pairs)
         core, family = self._split_call_options(self.compute_score, kwargs)
-        max_length = positive_int(max_length or self.max_length, "max_length")
-        query_max_length = positive_int(
-            query_max_length or self.query_max_length or max_length * 3 // 4, "query_max_length")
-        normalize = self.normalize if normalize is None else bool(normalize)
+        max_length = positive_int_or(max_length, self.max_length, "max_length")
+        # by default the query may take three quarters of max_length (at least one token)
+        query_max_length = positive_int_or(query_max_length, self.query_max_length or max(max_length * 3 // 4, 1),
+                                           "query_max_length")
+        normalize = self.normalize if normalize is None else flag(normalize, "normalize")
         if not pairs:
             return []
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
-        outputs, batcher = self._run_batched(columns, batch_size or self.batch_size, "_score_step", (family,),
+        outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
+                                             "_score_step", (family,),
                                              desc="Scoring", **core)
         ran = [row for batch_rows in outputs for row in batch_rows]
         squash = _sigmoid if normalize else float

@@ -15,7 +15,7 @@ from typing import Any
 
 from flagcore_llm.embedder import LLMEmbedder
 
-from flagcore.family import as_texts, format_instruction
+from flagcore.family import as_texts, format_instruction, positive_int_or
 
 from .claims import QUERY_FORMAT
 
@@ -82,7 +82,8 @@ class ICLEmbedder(LLMEmbedder):
             texts = [format_instruction(self.query_instruction_format, self.query_instruction_for_retrieval, text)
                      for text in texts]
         return self.encode_texts(texts, single, self.tokenize_with_examples,
-                                 max_length=max_length or self.query_max_length, batch_size=batch_size,
+                                 max_length=positive_int_or(max_length, self.query_max_length, "max_length"),
+                                 batch_size=batch_size,
                                  convert_to_numpy=convert_to_numpy, options=kwargs, caller=self.encode_queries)
 
     def tokenize_with_examples(self, texts: list[str], max_length: int) -> dict[str, list[list[int]]]:
