@@ -80,6 +80,12 @@ def load_encoder(auto_class_name: str, path: str | os.PathLike[str], *, dtype: A
         model, info = auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
                                                  cache_dir=cache_dir, use_safetensors=use_safetensors,
                                                  output_loading_info=True, **extra)
+    except Exception as exc:
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        weights = ", ".join(str(folder / n) for n in WEIGHT_FILES if (folder / n).exists()) or path
+        raise ValueError(f"the weights in {weights} cannot be read ({exc}): the file is damaged or incomplete; "
+                         "download or save the model again") from exc
     finally:
         for logger, level in zip(quieted, levels, strict=True):
             logger.setLevel(level)

@@ -179,7 +179,11 @@ class ModelProbe:
             if self.from_hub_cache:
                 parts.append(f"found in the Hugging Face cache at {str(self.local_dir)!r}")
             if self.config is None:
-                parts.append(f"directory {str(self.local_dir)!r} has no readable config.json")
+                if "config.json" in self.files:
+                    problem = _json_problem(self.local_dir / "config.json")
+                    parts.append(f"its config.json cannot be read as JSON ({problem})")
+                else:
+                    parts.append(f"directory {str(self.local_dir)!r} has no config.json")
             else:
                 parts.append(
                     f"config.json model_type={self.model_type!r} architectures={list(self.architectures)}"
@@ -220,6 +224,15 @@ def cached_snapshot(hub_id: str, cache_dir: str | os.PathLike[str] | None = None
     except OSError:
         return None
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _json_problem(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            json.load(fh)
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "not a JSON object"
 
 
 def _read_json(path: Path) -> Any:

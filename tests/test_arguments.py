@@ -70,3 +70,28 @@ def test_encode_queries_refuses_an_instruction_argument_clearly(embedder):
         embedder.encode_queries(["a"], instruction="q: ")
     with pytest.raises(TypeError, match=r"encode_corpus\(\) takes no instruction_format"):
         embedder.encode_corpus(["a"], instruction_format="{}{}")
+
+
+def test_a_config_that_is_not_json_is_named_as_such(tmp_path):
+    from flagcore import ModelProbe
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    text = ModelProbe.from_reference(tmp_path / "m").describe()
+    assert "its config.json cannot be read as JSON (JSONDecodeError: " in text
+    (tmp_path / "n").mkdir()
+    assert "has no config.json" in ModelProbe.from_reference(tmp_path / "n").describe()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 7, b"random bytes that are not a safetensors header"])
+def test_damaged_weights_name_the_file(tiny_models, tmp_path, content):
+    import shutil
+
+    from flagcore import FlagAutoModel
+
+    model_dir = tmp_path / "damaged"
+    shutil.copytree(tiny_models["tiny-bert"], model_dir)
+    (model_dir / "model.safetensors").write_bytes(content)
+    with pytest.raises(ValueError, match=r"the weights in .*damaged/model.safetensors cannot be read .* damaged or "
+                                         r"incomplete"):
+        FlagAutoModel.from_finetuned(model_dir, model_class="encoder-only-base", devices="cpu")
