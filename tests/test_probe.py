@@ -95,7 +95,7 @@ def test_num_labels_from_plain_field_and_broken_config(tmp_path):
     write(tmp_path / "broken" / "config.json", "{not json")
     probe = ModelProbe.from_reference(tmp_path / "broken")
     assert probe.config is None and probe.model_type is None and probe.architectures == ()
-    assert "no readable config.json" in probe.describe()
+    assert "its config.json cannot be read as JSON" in probe.describe()
 
 
 def test_pooling_module_found_through_modules_json(tmp_path):
