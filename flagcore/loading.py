@@ -32,11 +32,17 @@ def check_local_model(path: str) -> None:
 
 
 def local_model_folder(reference: str, cache_dir: str | None) -> Path:
-    """The local folder of a model. A hub id is looked up in the Hugging Face cache, and downloaded into it
-    only when ``HF_HUB_OFFLINE`` is not set (as ``from_pretrained`` would)."""
+    """The local folder of a model. A hub id is looked up in the Hugging Face cache (``cache_dir``, else
+    ``HF_HUB_CACHE`` / ``HF_HOME``, read now), and downloaded into it only when it is not there and ``HF_HUB_OFFLINE``
+    is not set (as ``from_pretrained`` would)."""
     path = Path(os.path.expanduser(reference))
     if path.is_dir():
         return path
+    from .probe import cached_snapshot
+
+    snapshot = cached_snapshot(reference, cache_dir)
+    if snapshot is not None:
+        return snapshot
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(repo_id=reference, cache_dir=cache_dir, ignore_patterns=[

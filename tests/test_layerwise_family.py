@@ -170,3 +170,15 @@ def test_a_class_the_installed_family_lacks_says_so(only_layerwise):
     with pytest.raises(PluginNotInstalledError, match=r"'decoder-only-lightweight', which the installed "
                                                       r"flagcore-layerwise 0.1.0 does not provide"):
         resolve("BAAI/bge-reranker-v2.5-gemma2-lightweight", "reranker")
+
+
+def test_a_hub_id_loads_from_the_local_cache(only_layerwise, layerwise, tmp_path, monkeypatch):
+    snapshot = tmp_path / "models--BAAI--bge-reranker-v2-minicpm-layerwise" / "snapshots" / "abc123"
+    shutil.copytree(layerwise["scaled"], snapshot)
+    (tmp_path / "models--BAAI--bge-reranker-v2-minicpm-layerwise" / "refs").mkdir()
+    (tmp_path / "models--BAAI--bge-reranker-v2-minicpm-layerwise" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from_cache = FlagAutoReranker.from_finetuned("BAAI/bge-reranker-v2-minicpm-layerwise", devices="cpu")
+    local = FlagAutoReranker.from_finetuned(layerwise["scaled"], devices="cpu")
+    np.testing.assert_allclose(from_cache.compute_score(PAIRS), local.compute_score(PAIRS), atol=1e-6)

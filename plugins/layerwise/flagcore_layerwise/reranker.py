@@ -16,7 +16,7 @@ from typing import Any
 from flagcore_llm.loading import merge_adapter
 from flagcore_llm.reranker import LLMReranker, real_positions
 
-from flagcore.family import load_tokenizer
+from flagcore.family import load_tokenizer, local_model_folder
 
 from .minicpm import load_layerwise_minicpm
 
@@ -34,8 +34,9 @@ class LayerWiseReranker(LLMReranker):
         self.cutoff_layers = self.check_cutoff_layers(cutoff_layers)
 
     def load_model(self, peft_path: str | None) -> tuple[Any, Any]:
-        tokenizer = load_tokenizer(self.model_name_or_path, trust_remote_code=False, cache_dir=self.cache_dir)
-        model = load_layerwise_minicpm(self.model_name_or_path, self.torch_dtype)
+        folder = local_model_folder(self.model_name_or_path, self.cache_dir)  # a hub id: its cached snapshot
+        tokenizer = load_tokenizer(str(folder), trust_remote_code=False, cache_dir=self.cache_dir)
+        model = load_layerwise_minicpm(folder, self.torch_dtype)
         if peft_path is not None:
             model = merge_adapter(model, peft_path)
         return tokenizer, model
