@@ -182,3 +182,23 @@ def test_a_hub_id_loads_from_the_local_cache(only_layerwise, layerwise, tmp_path
     from_cache = FlagAutoReranker.from_finetuned("BAAI/bge-reranker-v2-minicpm-layerwise", devices="cpu")
     local = FlagAutoReranker.from_finetuned(layerwise["scaled"], devices="cpu")
     np.testing.assert_allclose(from_cache.compute_score(PAIRS), local.compute_score(PAIRS), atol=1e-6)
+
+
+def test_peft_path_merges_a_lora_adapter(only_layerwise, layerwise, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    plain = FlagAutoReranker.from_finetuned(layerwise["scaled"], devices="cpu")
+    torch.manual_seed(0)
+    adapted = get_peft_model(plain.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, parameter in adapted.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.2)
+    adapted.save_pretrained(tmp_path / "lora")
+    expected = FlagAutoReranker.from_finetuned(layerwise["scaled"], devices="cpu")
+    expected.model = adapted.merge_and_unload()
+    merged = FlagAutoReranker.from_finetuned(layerwise["scaled"], devices="cpu", peft_path=str(tmp_path / "lora"))
+    got = merged.compute_score(PAIRS)
+    np.testing.assert_allclose(got, expected.compute_score(PAIRS), atol=1e-5)
+    assert np.abs(np.array(got) - np.array(FlagAutoReranker.from_finetuned(
+        layerwise["scaled"], devices="cpu").compute_score(PAIRS))).max() > 1e-4
