@@ -433,3 +433,15 @@ def test_loading_reports_missing_weights_and_not_the_unused_lm_head(only_decoder
     with pytest.warns(RuntimeWarning, match=r"1 weight\(s\) the LlamaModel needs are not in the checkpoint and were "
                                             r"initialised randomly \(norm.weight\)"):
         FlagAutoModel.from_finetuned(broken, devices="cpu")
+
+
+@pytest.mark.slow
+def test_pseudo_moe_on_two_cpu_devices_gives_the_single_device_vectors(only_decoder_families, pseudo_moe):
+    options = {"model_class": "decoder-only-pseudo_moe", "trust_remote_code": True, "batch_size": 2}
+    single = FlagAutoModel.from_finetuned(pseudo_moe, devices="cpu", **options).encode(TEXTS, domain="coding")
+    double = FlagAutoModel.from_finetuned(pseudo_moe, devices=["cpu", "cpu"], **options)
+    try:
+        np.testing.assert_allclose(double.encode(TEXTS, domain="coding"), single, atol=1e-5)
+        assert double.device_pool is not None
+    finally:
+        double.close()
