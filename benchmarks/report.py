@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 
@@ -33,8 +34,11 @@ def _int8_line(run: dict) -> list[str]:
             "retrieval overlap: `docs/quantization.md`)"]
 
 
-def write_report(results: Path, report: Path, targets: dict[str, float]) -> None:
-    runs = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+def write_report(results: Path, report: Path, targets: dict[str, float],
+                 llm_targets: dict[str, float] | None = None) -> None:
+    every = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    runs = [run for run in every if "embed" in run]  # the MiniLM rows (a run may have only the decoder-only rows)
+    llm_runs = [run for run in every if "llm" in run]
     last = runs[-1]
     m, c, r = last["machine"], last["corpus"], last["ratios"]
     lines = [
@@ -43,6 +47,10 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
         "Written by `nox -s bench` (`benchmarks/run.py`); every run is kept in `benchmarks/results.jsonl` and listed",
         "under History. Speeds are medians over rounds in which the libraries ran alternately, each in its own",
         "process with the same torch thread count; FlagEmbedding 1.4.2 runs in its own virtualenv (transformers<5).",
+        "",
+        "Two parts, run together by default (`--only minilm` / `--only llm` runs one): all-MiniLM-L6-v2 on the whole",
+        "corpus, and the decoder-only classes on the real SmolLM2-135M-Instruct on a subset of it",
+        "([below](#decoder-only-smollm2-135m-instruct)).",
         "",
         f"## Latest run: {last['date']}",
         "",
@@ -127,7 +135,10 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
         "small, measured cost in accuracy, there is `quantize='int8'` (per-token int8, opt-in; the embedding",
         "table's last row).",
         "",
+        *_llm_section(llm_runs, llm_targets or {}),
         "## History (every recorded run)",
+        "",
+        "### all-MiniLM-L6-v2",
         "",
         "| date | CPU, threads | flagcore docs/s | × FlagEmbedding | × FlagEmbedding bs=32 | × sentence-transformers "
         "| roofline (ceiling) | import s | rerank pairs/s (flagcore / FlagEmbedding) |",
@@ -144,4 +155,156 @@ def write_report(results: Path, report: Path, targets: dict[str, float]) -> None
             f"{rr['roofline']:.0%}{ceiling} | "
             f"{run['import_s']:.3f} | {rerank['flagcore']['pairs_per_s']:.0f} / "
             f"{rerank['FlagEmbedding 1.4.2']['pairs_per_s']:.0f} |")
+    lines += _llm_history(llm_runs)
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _seconds(row: dict) -> str:
+    return ", ".join(f"{s:.1f}" for s in row["seconds"])
+
+
+def _llm_section(llm_runs: list[dict], targets: dict[str, float]) -> list[str]:
+    if not llm_runs:
+        return []
+    run = llm_runs[-1]
+    llm, m = run["llm"], run["machine"]
+    sub, pairs, r, p = llm["subset"], llm["pairs"], llm["ratios"], llm["parity"]
+    load = llm.get("loadavg_before"), llm.get("loadavg_after")
+    load_line = (f" Load average (1, 5, 15 min) when these rows started {', '.join(map(str, load[0]))}, when they "
+                 f"ended {', '.join(map(str, load[1]))} (a running row itself counts ~2; the 1-minute figure lags by "
+                 "about a minute). Other work on the machine slows the libraries unevenly, several-fold in trials "
+                 "here (each torch thread waits for the preempted other at every operation); the libraries alternate "
+                 "so that "
+                 "none always takes the hit, and every round is listed." if all(load) else "")
+    fe_rate = sub["flagembedding_padded_tokens"] / statistics.median(llm["embed"]["FlagEmbedding 1.4.2"]["seconds"])
+    lines = [
+        "## Decoder-only: SmolLM2-135M-Instruct",
+        "",
+        f"Latest run: {run['date']}, {llm['wall_s'] / 60:.1f} min for these rows. Machine: {m['cpu']}, {m['cores']} "
+        f"cores, {m['threads']} torch threads; torch {m['torch']}, transformers {m['transformers']}, "
+        f"sentence-transformers {m['sentence_transformers']}; FlagEmbedding env: {m['flagembedding_env']}. "
+        f"fp32 on the CPU.{load_line}",
+        "",
+        f"Model: {llm['model']}. flagcore: `FlagAutoModel.from_finetuned(dir, devices='cpu')` (the "
+        "`decoder-only-base` embedder, last-token pooling) and `FlagAutoReranker.from_finetuned(dir, "
+        "model_class='decoder-only-base', devices='cpu')`; FlagEmbedding 1.4.2: `FlagLLMModel(dir, use_fp16=False, "
+        "devices='cpu')` and `FlagLLMReranker(dir, use_fp16=False, devices='cpu')`, otherwise at their defaults "
+        "(batch size 256 and 128, max length 512); sentence-transformers: `Transformer(dir, max_seq_length=512)` + "
+        "`Pooling(576, 'lasttoken')` + `Normalize()`, its input pinned to plain text (left alone, "
+        "sentence-transformers 6 renders each text through SmolLM2's chat template, with a system prompt: other "
+        "inputs).",
+        "",
+        f"Subset: every {sub['stride']}th paragraph of the corpus, {sub['passages']} of its {sub['corpus_passages']} "
+        f"paragraphs, {sub['tokens']} of its {sub['corpus_tokens']} SmolLM2 tokens (longest {sub['longest']}; "
+        f"truncation to {sub['max_length']}), the same mix of lengths; reranker: {pairs['count']} pairs "
+        f"({pairs['queries']} questions × the subset's first {pairs['per_query']} passages). "
+        f"{llm['rounds']} round{'s' if llm['rounds'] != 1 else ''}. "
+        f"A subset to keep `nox -s bench` (both parts) under ~25 minutes on this CPU: SmolLM2 costs ~10× MiniLM's "
+        f"FLOPs per token, and at the rates measured here one round on the whole corpus would take flagcore "
+        f"~{sub['corpus_tokens'] / llm['embed']['flagcore']['tokens_per_s'] / 60:.0f} min and FlagEmbedding's "
+        f"defaults ~{sub['flagembedding_padded_tokens_full_corpus'] / fe_rate / 60:.0f} min (its padded token "
+        "positions, below, at the rate it computed them here).",
+        "",
+        "FlagEmbedding reads the same converted directory through a folder of links with two files rewritten for "
+        "transformers 4: " + "; ".join(llm["flagembedding_model_view"] or ["none needed"]) + ". Without the first, "
+        "transformers 4 ignores transformers 5's `rope_parameters` and runs SmolLM2 with rope_theta 10000: "
+        "other embeddings.",
+        "",
+        "### Embedding (encode_corpus / encode)",
+        "",
+        "| library | docs/s | tokens/s | seconds (every round) |",
+        "| --- | ---: | ---: | --- |",
+        *(f"| {name} | {row['docs_per_s']:.2f} | {row['tokens_per_s']:.0f} | {_seconds(row)} |"
+          for name, row in llm["embed"].items()),
+        "",
+        *_llm_padding(llm),
+        f"Roofline: the subset's real-token FLOPs ÷ the measured fp32 GEMM rate at a decoder layer's shapes "
+        f"({llm['gemm_gflops']:.0f} GFLOP/s, median of {', '.join(f'{g:.0f}' for g in llm['gemm_gflops_rounds'])} "
+        f"measured between rounds) = {llm['roofline_s']:.1f} s; flagcore reaches {r['roofline']:.0%} of it.",
+        "",
+        f"### Reranking (the \"Yes\" logit; {pairs['count']} pairs)",
+        "",
+        "`FlagLLMReranker` at its defaults also runs its first batch (the 128 longest pairs"
+        f"{', here all of them' if pairs['count'] <= 128 else ''}) once as a trial, and computes the logits of "
+        "every position over the whole vocabulary (49152 for SmolLM2); flagcore computes the last position's only.",
+        "",
+        "| library | pairs/s | seconds (every round) |",
+        "| --- | ---: | --- |",
+        *(f"| {name} | {row['pairs_per_s']:.2f} | {_seconds(row)} |" for name, row in llm["rerank"].items()),
+        "",
+        "### Agreement",
+        "",
+        f"- flagcore vs FlagEmbedding embeddings: max abs diff {p['embeddings_max_abs_diff_vs_flagembedding']:.1e}; "
+        f"vs sentence-transformers {p['embeddings_max_abs_diff_vs_sentence_transformers']:.1e}",
+        f"- reranker scores (raw \"Yes\" logits) vs FlagEmbedding: max abs diff "
+        f"{p['scores_max_abs_diff_vs_flagembedding']:.1e}",
+        "",
+        "### Targets (recorded, not asserted)",
+        "",
+        "| target | goal | this run | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, label in (("vs_flagembedding", "docs/s vs FlagEmbedding (its defaults)"),
+                       ("vs_sentence_transformers", "docs/s vs sentence-transformers (last-token pooling)")):
+        if key in targets:
+            lines.append(f"| {label} | ≥ {targets[key]}× | {r[key]:.2f}× | {_met(r[key], targets[key])} |")
+    lines += [
+        f"| docs/s vs FlagEmbedding, batch_size=32 | (none) | {r['vs_flagembedding_bs32']:.2f}× | |",
+        f"| reranker pairs/s vs FlagEmbedding (its defaults) | (none) | {r['rerank_vs_flagembedding']:.2f}× | |",
+        "",
+    ]
+    return lines
+
+
+def _llm_padding(llm: dict) -> list[str]:
+    """The token positions each embedding row computes, on the subset and on the whole corpus."""
+    sub = llm["subset"]
+    trial = ("`FlagLLMModel.encode_corpus` at its defaults runs its first batch (the 256 longest texts"
+             f"{', here all of them' if sub['passages'] <= 256 else ''}) once as a trial, then every batch of 256 "
+             "again, each padded to its longest.")
+    if "token_positions" not in llm:
+        return [f"FlagEmbedding's defaults on this subset compute {sub['flagembedding_padded_tokens']} token "
+                f"positions for {sub['tokens']} real tokens (on the whole corpus: "
+                f"{sub['flagembedding_padded_tokens_full_corpus']} for {sub['corpus_tokens']}): {trial}", ""]
+    here, whole = llm["token_positions"]["subset"], llm["token_positions"]["corpus"]
+    lines = [
+        "Token positions each row computes (padding and repeated batches included), from its batching rule:",
+        "",
+        "| library | this subset | ÷ real tokens | whole corpus | ÷ real tokens |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, count in here.items():
+        lines.append(f"| {name} | {count} | {count / sub['tokens']:.2f}× | {whole[name]} | "
+                     f"{whole[name] / sub['corpus_tokens']:.2f}× |")
+    lines += [
+        "",
+        "A subset's lengths lie further apart than the whole corpus's, so every plan pads more on it, unevenly: a row "
+        "whose factor grows more on the subset is slowed more by it, so compare the two columns before carrying a "
+        f"ratio over to the whole corpus. {trial} The `batch_size=32` row is the closer comparison of the forward "
+        "passes themselves.",
+        "",
+    ]
+    return lines
+
+
+def _llm_history(llm_runs: list[dict]) -> list[str]:
+    if not llm_runs:
+        return []
+    lines = [
+        "",
+        "### SmolLM2-135M-Instruct (decoder-only rows)",
+        "",
+        "| date | CPU, threads | subset (passages / pairs) | flagcore docs/s | × FlagEmbedding | × FlagEmbedding bs=32 "
+        "| × sentence-transformers | rerank pairs/s (flagcore / FlagEmbedding) | max abs diff (embeddings / scores) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for run in llm_runs:
+        llm = run["llm"]
+        r, p, rerank = llm["ratios"], llm["parity"], llm["rerank"]
+        lines.append(
+            f"| {run['date']} | {run['machine']['cpu']}, {run['machine']['threads']} | "
+            f"{llm['subset']['passages']} / {llm['pairs']['count']} | {llm['embed']['flagcore']['docs_per_s']:.2f} | "
+            f"{r['vs_flagembedding']:.2f} | {r['vs_flagembedding_bs32']:.2f} | {r['vs_sentence_transformers']:.2f} | "
+            f"{rerank['flagcore']['pairs_per_s']:.2f} / {rerank['FlagEmbedding 1.4.2']['pairs_per_s']:.2f} | "
+            f"{p['embeddings_max_abs_diff_vs_flagembedding']:.1e} / {p['scores_max_abs_diff_vs_flagembedding']:.1e} |")
+    return lines
