@@ -225,8 +225,8 @@ def main() -> None:
     }
     summary = {}
     if (load := loadavg()) and load[0] > 1.0:
-        print(f"warning: load average {load[0]} before the benchmark: other work on this machine slows every "
-              "library, unevenly (recorded with the decoder-only rows)", file=sys.stderr, flush=True)
+        print(f"warning: 1-minute load average {load[0]} as the benchmark starts (installs just before count too); "
+              "other work on this machine slows the libraries unevenly", file=sys.stderr, flush=True)
     if args.only in (None, "minilm"):
         started = time.perf_counter()
         record.update(minilm_part(args, pythons))
@@ -440,6 +440,7 @@ def llm_part(args: argparse.Namespace, pythons: dict[str, str]) -> dict:
     embed: dict[str, list[float]] = {name: [] for name, _, _ in LLM_EMBED_ROWS}
     rerank: dict[str, list[float]] = {name: [] for name, _, _ in LLM_RERANK_ROWS}
     subset = ["--stride", str(args.llm_stride), "--pairs-per-query", str(args.llm_pairs_per_query)]
+    loads: list[list] = []  # [round, row, 1-minute load average as the row started]
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         oracle, changes = oracle_view(model, scratch / "smollm2-for-transformers-4")
@@ -448,11 +449,13 @@ def llm_part(args: argparse.Namespace, pythons: dict[str, str]) -> dict:
             if round_index:
                 gemm_rates.append(decoder_gemm_gflops(config, args.threads))
             for name, lib, batch_size in rotated(LLM_EMBED_ROWS, round_index):
+                loads.append([round_index + 1, f"embed {name}", *loadavg()[:1]])
                 out = worker(pythons[lib], lib, "llm-embed", models[lib], scratch / f"embed-{lib}-{batch_size}",
                              args.threads, batch_size, args.limit, extra=subset)
                 embed[name] += out["seconds"]
                 print(f"round {round_index + 1}: LLM {name}: {len(texts) / out['seconds'][0]:.2f} docs/s", flush=True)
             for name, lib, batch_size in rotated(LLM_RERANK_ROWS, round_index):
+                loads.append([round_index + 1, f"rerank {name}", *loadavg()[:1]])
                 out = worker(pythons[lib], lib, "llm-rerank", models[lib], scratch / f"rerank-{lib}", args.threads,
                              batch_size, args.limit, extra=subset)
                 rerank[name] += out["seconds"]
@@ -499,6 +502,7 @@ def llm_part(args: argparse.Namespace, pythons: dict[str, str]) -> dict:
         "roofline_s": flops / (gemm * 1e9),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
+        "loadavg_at_rows": loads,
         "wall_s": time.perf_counter() - started,
     }
 
