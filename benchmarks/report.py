@@ -203,7 +203,7 @@ def _llm_section(llm_runs: list[dict], targets: dict[str, float]) -> list[str]:
         f"truncation to {sub['max_length']}), the same mix of lengths; reranker: {pairs['count']} pairs "
         f"({pairs['queries']} questions × the subset's first {pairs['per_query']} passages). "
         f"{llm['rounds']} round{'s' if llm['rounds'] != 1 else ''}. "
-        f"A subset to keep `nox -s bench` (both parts) under ~25 minutes on this CPU: SmolLM2 costs ~10× MiniLM's "
+        f"A subset to keep these rows near 12 minutes (`nox -s bench` runs both parts): SmolLM2 costs ~10× MiniLM's "
         f"FLOPs per token, and at the rates measured here one round on the whole corpus would take flagcore "
         f"~{sub['corpus_tokens'] / llm['embed']['flagcore']['tokens_per_s'] / 60:.0f} min and FlagEmbedding's "
         f"defaults ~{sub['flagembedding_padded_tokens_full_corpus'] / fe_rate / 60:.0f} min (its padded token "
@@ -315,16 +315,21 @@ def _llm_history(llm_runs: list[dict]) -> list[str]:
         "### SmolLM2-135M-Instruct (decoder-only rows)",
         "",
         "| date | CPU, threads | subset (passages / pairs) | flagcore docs/s | × FlagEmbedding | × FlagEmbedding bs=32 "
-        "| × sentence-transformers | rerank pairs/s (flagcore / FlagEmbedding) | max abs diff (embeddings / scores) |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| × sentence-transformers | rerank pairs/s (flagcore / FlagEmbedding) | max abs diff (embeddings / scores) "
+        "| flagcore's slowest ÷ fastest round |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for run in llm_runs:
         llm = run["llm"]
         r, p, rerank = llm["ratios"], llm["parity"], llm["rerank"]
+        spread = llm["embed"]["flagcore"]["seconds"]
         lines.append(
             f"| {run['date']} | {run['machine']['cpu']}, {run['machine']['threads']} | "
             f"{llm['subset']['passages']} / {llm['pairs']['count']} | {llm['embed']['flagcore']['docs_per_s']:.2f} | "
             f"{r['vs_flagembedding']:.2f} | {r['vs_flagembedding_bs32']:.2f} | {r['vs_sentence_transformers']:.2f} | "
             f"{rerank['flagcore']['pairs_per_s']:.2f} / {rerank['FlagEmbedding 1.4.2']['pairs_per_s']:.2f} | "
-            f"{p['embeddings_max_abs_diff_vs_flagembedding']:.1e} / {p['scores_max_abs_diff_vs_flagembedding']:.1e} |")
+            f"{p['embeddings_max_abs_diff_vs_flagembedding']:.1e} / {p['scores_max_abs_diff_vs_flagembedding']:.1e} | "
+            f"{max(spread) / min(spread):.2f} |")
+    lines += ["", "The last column: far above 1, other work on the machine slowed some rounds (the medians too, "
+                  "when it hit most rounds of a row)."]
     return lines
