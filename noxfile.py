@@ -143,12 +143,7 @@ def layerwise_references(session: nox.Session) -> None:
 
 def _layerwise_oracle_python(session: nox.Session) -> str:
     """The virtualenv with FlagEmbedding 1.4.2 on transformers 4.44.2 (created on first use), apart from the other."""
-    if not (LAYERWISE_ORACLE_VENV / "bin" / "python").exists():
-        session.run("python", "-m", "venv", str(LAYERWISE_ORACLE_VENV))
-    pip = str(LAYERWISE_ORACLE_VENV / "bin" / "pip")
-    session.run(pip, "install", "-q", TORCH, external=True)
-    session.run(pip, "install", "-q", *LAYERWISE_ORACLE_PACKAGES, external=True)
-    return str(LAYERWISE_ORACLE_VENV / "bin" / "python")
+    return _oracle_python(session, LAYERWISE_ORACLE_VENV, LAYERWISE_ORACLE_PACKAGES)
 
 
 @nox.session
@@ -176,11 +171,11 @@ def cpu_paths(session: nox.Session) -> None:
     session.run("python", "benchmarks/onnxruntime_check.py")
 
 
-def _oracle_python(session: nox.Session) -> str:
-    """The virtualenv with FlagEmbedding 1.4.2 and transformers<5 (created on first use)."""
-    if not (ORACLE_VENV / "bin" / "python").exists():
-        session.run("python", "-m", "venv", str(ORACLE_VENV))
-    pip = str(ORACLE_VENV / "bin" / "pip")
+def _oracle_python(session: nox.Session, venv: Path = ORACLE_VENV, packages: list[str] = ORACLE_PACKAGES) -> str:
+    """A virtualenv with FlagEmbedding 1.4.2 and transformers<5 (created on first use), torch installed first."""
+    if not (venv / "bin" / "python").exists():
+        session.run("python", "-m", "venv", str(venv))
+    pip = str(venv / "bin" / "pip")
     session.run(pip, "install", "-q", TORCH, external=True)
-    session.run(pip, "install", "-q", *ORACLE_PACKAGES, external=True)
-    return str(ORACLE_VENV / "bin" / "python")
+    session.run(pip, "install", "-q", *packages, external=True)
+    return str(venv / "bin" / "python")
