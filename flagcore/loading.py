@@ -52,7 +52,18 @@ def local_model_folder(reference: str, cache_dir: str | None) -> Path:
 def load_tokenizer(path: str, *, trust_remote_code: bool, cache_dir: str | None) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
+    # AutoTokenizer reads config.json; a model type transformers does not know (a family's own architecture, such
+    # as the layer-wise rerankers') makes it log that the config "may be incompatible", which is noise here
+    config_logger = logging.getLogger("transformers.configuration_utils")
+    config_logger.addFilter(_unknown_model_type_notice)
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
+    finally:
+        config_logger.removeFilter(_unknown_model_type_notice)
+
+
+def _unknown_model_type_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("You are using a model of type")
 
 
 def load_config(path: str, *, trust_remote_code: bool, cache_dir: str | None) -> Any:

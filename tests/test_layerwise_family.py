@@ -164,14 +164,6 @@ def test_two_cpu_devices_give_the_single_device_scores(only_layerwise, layerwise
             double.close()
 
 
-def test_a_class_the_installed_family_lacks_says_so(only_layerwise):
-    from flagcore import PluginNotInstalledError
-
-    with pytest.raises(PluginNotInstalledError, match=r"'decoder-only-lightweight', which the installed "
-                                                      r"flagcore-layerwise 0.1.0 does not provide"):
-        resolve("BAAI/bge-reranker-v2.5-gemma2-lightweight", "reranker")
-
-
 def test_a_hub_id_loads_from_the_local_cache(only_layerwise, layerwise, tmp_path, monkeypatch):
     snapshot = tmp_path / "models--BAAI--bge-reranker-v2-minicpm-layerwise" / "snapshots" / "abc123"
     shutil.copytree(layerwise["scaled"], snapshot)

@@ -21,9 +21,8 @@ from flagcore import FlagAutoReranker
 REFERENCES = json.loads((Path(__file__).parent / "parity" / "references" / "layerwise.json").read_text())
 SCORE_TOLERANCE = 1e-4
 
-# The lightweight Gemma2 reranker is not implemented yet: its cases and references (LIGHTWEIGHT_RERANKER_CASES) are
-# made and committed, and join CASES with the class.
-CASES = [("decoder-only-layerwise", case) for case in cases.LAYERWISE_RERANKER_CASES]
+CASES = ([("decoder-only-layerwise", case) for case in cases.LAYERWISE_RERANKER_CASES]
+         + [("decoder-only-lightweight", case) for case in cases.LIGHTWEIGHT_RERANKER_CASES])
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,12 @@ from __future__ import annotations
 from flagcore.family import Claim, Evidence, ModelProbe, names_for
 
 LAYERWISE_CLASS = "decoder-only-layerwise"
-ARCHITECTURES = {"LayerWiseMiniCPMForCausalLM": LAYERWISE_CLASS}
+LIGHTWEIGHT_CLASS = "decoder-only-lightweight"
+ARCHITECTURES = {"LayerWiseMiniCPMForCausalLM": LAYERWISE_CLASS, "CostWiseGemmaForCausalLM": LIGHTWEIGHT_CLASS}
 
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:
-    for model_class in set(ARCHITECTURES.values()):
+    for model_class in (LAYERWISE_CLASS, LIGHTWEIGHT_CLASS):
         if probe.name in names_for("reranker", model_class):
             return Claim(model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
     found = [ARCHITECTURES[a] for a in probe.architectures if a in ARCHITECTURES] if probe.is_local else []

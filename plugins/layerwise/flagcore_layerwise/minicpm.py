@@ -15,14 +15,15 @@ Weights load from the checkpoint's safetensors under their published names (``mo
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from .checkpoint import additive_mask, causal_padding_allowed, load_checkpoint
+from .score_head import ScoreHead
 
 ARCHITECTURE = "LayerWiseMiniCPMForCausalLM"
 
@@ -36,12 +37,6 @@ def _llama_config(config: dict) -> Any:
     llama = LlamaConfig(**{k: config[k] for k in keys if config.get(k) is not None}, attention_dropout=0.0)
     llama._attn_implementation = "sdpa"
     return llama
-
-
-class _Head(nn.Module):
-    def __init__(self, hidden: int) -> None:
-        super().__init__()
-        self.linear_head = nn.Linear(hidden, 1, bias=False)
 
 
 class _Layer(nn.Module):
@@ -89,12 +84,13 @@ class LayerWiseMiniCPM(nn.Module):
         llama = _llama_config(config)
         self.model = _Backbone(llama, float(config.get("scale_depth", 1)) / math.sqrt(self.num_layers))
         heads = self.num_layers - self.start_layer + 1 if self.head_multi else 1
-        self.lm_head = nn.ModuleList(_Head(llama.hidden_size) for _ in range(heads)) if self.head_multi else (
-            _Head(llama.hidden_size))
+        self.lm_head = nn.ModuleList(ScoreHead(llama.hidden_size) for _ in range(heads)) if self.head_multi else (
+            ScoreHead(llama.hidden_size))
 
     @property
-    def layer_range(self) -> tuple[int, int]:
-        return self.start_layer, self.num_layers
+    def cutoff_choices(self) -> range:
+        """The layers a score can be read at (each has its head)."""
+        return range(self.start_layer, self.num_layers + 1)
 
     def head(self, layer: int) -> nn.Linear:
         return (self.lm_head[layer - self.start_layer] if self.head_multi else self.lm_head).linear_head
@@ -102,7 +98,7 @@ class LayerWiseMiniCPM(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                 cutoff_layers: list[int]) -> torch.Tensor:
         hidden = self.model.embed_tokens(input_ids) * self.scale_emb
-        mask = _causal_padding_mask(attention_mask, hidden.dtype)
+        mask = additive_mask(causal_padding_allowed(attention_mask), hidden.dtype)
         position_embeddings = self.model.rotary_emb(hidden, position_ids)
         wanted, scores = set(cutoff_layers), {}
         for index in range(max(cutoff_layers) + 1):
@@ -114,59 +110,11 @@ class LayerWiseMiniCPM(nn.Module):
         return torch.stack([scores[c] for c in cutoff_layers], dim=-1)
 
 
-def _causal_padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Additive ``(batch, 1, length, length)`` mask: a query sees earlier real tokens; a padding row sees nothing
-    real and gets a uniform (harmless) distribution instead of NaN."""
-    length = attention_mask.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool, device=attention_mask.device).tril()
-    allowed = causal[None, None] & attention_mask[:, None, None, :].bool()
-    return torch.zeros(allowed.shape, dtype=dtype, device=attention_mask.device).masked_fill(
-        ~allowed, torch.finfo(dtype).min)
-
-
-def read_config(folder: Path) -> dict:
-    with open(folder / "config.json", encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def load_state(folder: Path) -> dict[str, torch.Tensor]:
-    """The checkpoint's tensors: ``model.safetensors`` or the shards of ``model.safetensors.index.json``."""
-    from safetensors.torch import load_file
-
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        with open(index, encoding="utf-8") as fh:
-            shards = sorted(set(json.load(fh)["weight_map"].values()))
-        state: dict[str, torch.Tensor] = {}
-        for shard in shards:
-            state.update(load_file(str(folder / shard)))
-        return state
-    single = folder / "model.safetensors"
-    if not single.is_file():
-        raise FileNotFoundError(f"{folder} has no model.safetensors (or index): the layer-wise reranker loads "
-                                "safetensors weights only")
-    return load_file(str(single))
-
-
 def load_layerwise_minicpm(path: str | os.PathLike[str], dtype: torch.dtype) -> LayerWiseMiniCPM:
-    folder = Path(os.path.expanduser(os.fspath(path)))
-    config = read_config(folder)
-    with torch.device("meta"):
-        model = LayerWiseMiniCPM(config)
-    state = load_state(folder)
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        raise ValueError(f"{folder} does not hold a {ARCHITECTURE} checkpoint of this shape: missing "
-                         f"{missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected "
-                         f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
-    model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
-    model.model.rotary_emb = _rotary_on_cpu(model)
-    return model.eval()
+    def rotary_on_cpu(model: LayerWiseMiniCPM) -> None:
+        """The rotary embedding's frequencies are computed, not loaded: build it for real (it was made on 'meta')."""
+        from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
+        model.model.rotary_emb = LlamaRotaryEmbedding(_llama_config(model.config))
 
-def _rotary_on_cpu(model: LayerWiseMiniCPM) -> nn.Module:
-    """The rotary embedding's frequencies are computed, not loaded: build it for real (it was made on 'meta')."""
-    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
-
-    return LlamaRotaryEmbedding(_llama_config(model.config))
+    return load_checkpoint(path, LayerWiseMiniCPM, ARCHITECTURE, dtype, finish=rotary_on_cpu)

@@ -26,6 +26,8 @@ class LayerWiseReranker(LLMReranker):
 
     call_options = frozenset({"prompt", "cutoff_layers"})
     always_bos = True
+    #: builds this class's model from a checkpoint folder and a torch dtype
+    load_weights = staticmethod(load_layerwise_minicpm)
 
     def __init__(self, model_name_or_path: str, cutoff_layers: int | list[int] | None = None,
                  use_fp16: bool = False, use_bf16: bool = False, **kwargs: Any) -> None:
@@ -36,27 +38,28 @@ class LayerWiseReranker(LLMReranker):
     def load_model(self, peft_path: str | None) -> tuple[Any, Any]:
         folder = local_model_folder(self.model_name_or_path, self.cache_dir)  # a hub id: its cached snapshot
         tokenizer = load_tokenizer(str(folder), trust_remote_code=False, cache_dir=self.cache_dir)
-        model = load_layerwise_minicpm(folder, self.torch_dtype)
+        model = self.load_weights(folder, self.torch_dtype)
         if peft_path is not None:
             model = merge_adapter(model, peft_path)
         return tokenizer, model
 
     def check_cutoff_layers(self, cutoff_layers: Any) -> list[int]:
-        """Ascending, distinct layers within ``[start_layer, num_hidden_layers]``; the last layer by default."""
-        low, high = self.model.layer_range
+        """Ascending, distinct layers among the model's cutoff choices; the last layer by default."""
+        choices = self.model.cutoff_choices
+        allowed = f"[{choices[0]}, {choices[-1]}]" if choices.step == 1 else f"{list(choices)}"
         if cutoff_layers is None:
-            return [high]
+            return [choices[-1]]
         items = [cutoff_layers] if isinstance(cutoff_layers, int) else cutoff_layers
         if not isinstance(items, (list, tuple)) or not all(
                 isinstance(c, int) and not isinstance(c, bool) for c in items):
             raise TypeError(f"cutoff_layers must be an int or a list of ints, not {cutoff_layers!r}")
-        outside = [c for c in items if not low <= c <= high]
+        outside = [c for c in items if c not in choices]
         if outside:
-            warnings.warn(f"cutoff_layers {outside} are outside [{low}, {high}] (start_layer, num_hidden_layers) of "
+            warnings.warn(f"cutoff_layers {outside} are outside {allowed} (the layers with a score head) of "
                           f"{self.model_name_or_path}; they are dropped", UserWarning, stacklevel=3)
-        kept = sorted({c for c in items if low <= c <= high})
+        kept = sorted({c for c in items if c in choices})
         if not kept:
-            raise ValueError(f"no cutoff layer left: cutoff_layers must lie in [{low}, {high}], got {cutoff_layers!r}")
+            raise ValueError(f"no cutoff layer left: cutoff_layers must lie in {allowed}, got {cutoff_layers!r}")
         return kept
 
     def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:

@@ -28,6 +28,8 @@ class LLMReranker(AbsReranker):
     default_pad_to_multiple_of = 8
     #: prepend the BOS token even when it is the tokenizer's pad token (the layer-wise rerankers do)
     always_bos = False
+    #: the prompt when neither the constructor nor the call gives one
+    default_prompt = DEFAULT_PROMPT
 
     def __init__(self, model_name_or_path: str, peft_path: str | None = None,
                  query_instruction_for_rerank: str | None = "A: ", passage_instruction_for_rerank: str | None = "B: ",
@@ -58,17 +60,24 @@ class LLMReranker(AbsReranker):
 
     def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
                        prompt: str | None = None, **options: Any) -> dict[str, list[list[int]]]:
-        chosen = next((p for p in (_check_prompt(prompt), self.prompt) if p is not None), DEFAULT_PROMPT)
-        prompt_ids = self._ids(chosen)
+        rows = [first + second + tail for first, second, tail in
+                self.pair_parts(pairs, query_max_length, max_length, prompt)]
+        return {"input_ids": rows, "attention_mask": [[1] * len(row) for row in rows]}
+
+    def pair_parts(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
+                   prompt: str | None = None) -> list[tuple[list[int], list[int], list[int]]]:
+        """Each pair's ``([BOS] + query, separator + passage, separator + prompt)`` token ids, truncated."""
+        chosen = next((p for p in (_check_prompt(prompt), self.prompt) if p is not None), self.default_prompt)
+        tail = self._separator + self._ids(chosen)
         queries = self.tokenizer([q for q, _ in pairs], add_special_tokens=False, truncation=True,
                                  max_length=query_max_length)["input_ids"]
         passages = self.tokenizer([p for _, p in pairs], add_special_tokens=False, truncation=True,
                                   max_length=max_length)["input_ids"]
         bos, pad = self.tokenizer.bos_token_id, self.tokenizer.pad_token_id
         prefix = [bos] if bos is not None and (bos != pad or self.always_bos) else []
-        limit = max_length + len(self._separator) + len(prompt_ids)
+        limit = max_length + len(tail)
         from_left = getattr(self.tokenizer, "truncation_side", "right") == "left"
-        rows = []
+        parts = []
         for query, passage in zip(queries, passages, strict=True):
             first, second = prefix + list(query), self._separator + list(passage)
             excess = len(first) + len(second) - limit
@@ -76,8 +85,8 @@ class LLMReranker(AbsReranker):
             # the excess is left whole
             if 0 < excess < len(second):
                 second = second[excess:] if from_left else second[:-excess]
-            rows.append(first + second + self._separator + prompt_ids)
-        return {"input_ids": rows, "attention_mask": [[1] * len(row) for row in rows]}
+            parts.append((first, second, tail))
+        return parts
 
     def score_batch(self, batch: dict[str, Any], **options: Any) -> Any:
         forward: dict[str, Any] = {"position_ids": real_positions(batch["attention_mask"]), "use_cache": False,
