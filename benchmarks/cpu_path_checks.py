@@ -37,5 +37,5 @@ def time_alternately(variants: dict[str, Callable[[], Any]], rounds: int) -> tup
             start = time.perf_counter()
             outputs[name] = variants[name]()
             seconds[name].append(time.perf_counter() - start)
-        print({name[:30]: round(s[-1], 2) for name, s in seconds.items()}, flush=True)
+        print({name: round(s[-1], 2) for name, s in seconds.items()}, flush=True)
     return outputs, seconds
