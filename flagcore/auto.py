@@ -9,7 +9,9 @@ from typing import Any, List, NoReturn, Union
 
 from .embedder import AbsEmbedder
 from .enums import EmbedderModelClass, Kind, RerankerModelClass
+from .plugins import host as plugin_host
 from .probe import ModelProbe
+from .reference_checks import check_pooling_is_served, check_reference, download_failure
 from .reranker import AbsReranker
 from .resolve import Resolution, resolve
 
@@ -20,16 +22,20 @@ def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: 
            explicit: dict[str, Any]) -> Any:
     prefer_plugin = explicit.pop("prefer_plugin", None)
     probe = ModelProbe.from_reference(model_name_or_path, cache_dir=explicit.get("cache_dir"))
-    if probe.is_missing_path:
-        raise FileNotFoundError(
-            f"Model directory {probe.reference!r} does not exist. Pass an existing directory holding "
-            "config.json, the weights and the tokenizer files, or a hub id such as 'BAAI/bge-m3'."
-        )
+    check_reference(probe)
     resolution = resolve(probe, kind, model_class, prefer_plugin=prefer_plugin)
     arguments = _arguments(resolution, explicit)
+    if kind == "embedder" and resolution.claim is None:  # forced by model_class=, claimed by nobody
+        check_pooling_is_served(probe, arguments, plugin_host.registry.pooling_methods())
     cls = resolution.entry.load()
     logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class, resolution.why)
-    return cls(probe.reference, **arguments)
+    try:
+        return cls(probe.reference, **arguments)
+    except OSError as exc:
+        plain = download_failure(probe, exc)
+        if plain is None:
+            raise
+        raise plain from exc
 
 
 def _arguments(resolution: Resolution, explicit: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,9 @@ import sys
 from typing import Sequence
 
 from .engine.precision import QUANTIZE_CHOICES
-from .enums import POOLING_METHODS
 from .errors import ModelResolutionError
 from .known_models import known_model
-from .plugins import list_plugins
+from .plugins import host, list_plugins
 from .probe import ModelProbe
 from .resolve import explain, resolve
 
@@ -94,16 +93,20 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flagcore", description="Embedders and rerankers of the BGE family.")
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, show the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plugins", help="list loaded plugins and the model classes each registered")
+    p = sub.add_parser("plugins", parents=[common], help="list loaded plugins and the model classes each registered")
     p.set_defaults(func=cmd_plugins)
-    p = sub.add_parser("explain", help="show every plugin's claim on a model and which one wins")
+    p = sub.add_parser("explain", parents=[common], help="show every plugin's claim on a model and which one wins")
     p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
     p.add_argument("--prefer-plugin", action="append",
                    help="let this plugin's claim win over FlagEmbedding's name table and the scores")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("encode", help="embed texts, one per line, from a file or stdin")
+    p = sub.add_parser("encode", parents=[common], help="embed texts, one per line, from a file or stdin")
     p.add_argument("model", help="model directory or hub id")
     p.add_argument("-i", "--input", default="-", help="file with one text per line (default: stdin)")
     p.add_argument("-o", "--output", default="-",
@@ -111,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", action="store_true", help="encode as queries (the query instruction applies)")
     p.add_argument("--instruction", help="query instruction (query_instruction_for_retrieval)")
     p.add_argument("--model-class", help="force a model class id, e.g. encoder-only-base")
-    p.add_argument("--pooling-method", choices=POOLING_METHODS)
+    p.add_argument("--pooling-method", choices=list_plugins_pooling() or None,
+                   help="how token states become one vector (the methods the installed embedder classes offer)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="token limit per text")
     p.add_argument("--devices", help="e.g. cpu, cuda:0")
@@ -121,9 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def list_plugins_pooling() -> list[str]:
+    """The pooling methods some installed embedder class accepts."""
+    return host.registry.pooling_methods()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; an error is one line on stderr and exit status 1 (``--debug``: the traceback)."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("flagcore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the command line shows every failure the same way
+        if args.debug:
+            raise
+        text = " ".join(str(exc).split("\n")[0].split()) if str(exc).strip() else ""
+        print(f"flagcore: error: {type(exc).__name__}: {text} (--debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

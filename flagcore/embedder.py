@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
+from .limits import fit_max_length
 from .model_base import Columns, InferenceModel
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class AbsEmbedder(InferenceModel):
         """
         core, family = self._split_call_options(caller or self.encode, options)
         to_numpy = self.convert_to_numpy if convert_to_numpy is None else flag(convert_to_numpy, "convert_to_numpy")
-        max_length = positive_int(max_length, "max_length")
+        max_length = fit_max_length(self, positive_int(max_length, "max_length"))
         if not texts:
             return self.empty_output(to_numpy, **family)
         columns = tokenize(texts, max_length)

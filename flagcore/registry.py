@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .enums import Kind
@@ -21,6 +22,7 @@ class ModelClassEntry:
     plugin: str
     description: str = ""
     source: str = ""  # the plugin's distribution and version, for messages
+    pooling_methods: tuple[str, ...] = ()  # what an embedder class can pool by (for the CLI's choices and messages)
 
     def load(self) -> type:
         if isinstance(self.target, type):
@@ -61,6 +63,10 @@ class ModelClassRegistry:
     def by_plugin(self, plugin: str) -> list[ModelClassEntry]:
         return [e for e in self.entries.values() if e.plugin == plugin]
 
+    def pooling_methods(self) -> list[str]:
+        """Every pooling method some registered embedder class declares, sorted."""
+        return sorted({m for e in self.entries.values() if e.kind == "embedder" for m in e.pooling_methods})
+
     def add(self, entry: ModelClassEntry) -> None:
         key = (entry.kind, entry.model_class)
         existing = self.entries.get(key)
@@ -86,15 +92,22 @@ class ModelClassRegistrar:
         self.source = source
         self.added: list[ModelClassEntry] = []
 
-    def add_embedder(self, model_class: str, target: type | str, *, description: str = "") -> None:
-        self._add("embedder", model_class, target, description)
+    def add_embedder(self, model_class: str, target: type | str, *, description: str = "",
+                     pooling_methods: Iterable[str] = ()) -> None:
+        """``pooling_methods``: the ``pooling_method`` values the class accepts (``flagcore encode`` offers them)."""
+        methods = tuple(getattr(m, "value", m) for m in pooling_methods)
+        if not all(isinstance(m, str) and m for m in methods):
+            raise TypeError(f"pooling_methods must be strings, got {list(pooling_methods)!r}")
+        self._add("embedder", model_class, target, description, methods)
 
     def add_reranker(self, model_class: str, target: type | str, *, description: str = "") -> None:
         self._add("reranker", model_class, target, description)
 
-    def _add(self, kind: Kind, model_class: str, target: type | str, description: str) -> None:
+    def _add(self, kind: Kind, model_class: str, target: type | str, description: str,
+             pooling_methods: tuple[str, ...] = ()) -> None:
         if not isinstance(model_class, str) or not model_class:
             raise ValueError(f"model class id must be a non-empty string, got {model_class!r}")
         if not isinstance(target, type) and not (isinstance(target, str) and ":" in target):
             raise TypeError(f"register a class or a 'module:Class' string, not {target!r}")
-        self.added.append(ModelClassEntry(kind, model_class, target, self.plugin, description, self.source))
+        self.added.append(ModelClassEntry(kind, model_class, target, self.plugin, description, self.source,
+                                          pooling_methods))

@@ -10,6 +10,7 @@ from typing import Any
 
 from .engine.devices import DevicesArg
 from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
+from .limits import fit_max_length
 from .model_base import Columns, InferenceModel
 
 
@@ -75,7 +76,7 @@ class AbsReranker(InferenceModel):
         :meth:`arrange_scores`)."""
         pairs, _ = as_pairs(sentence_pairs)
         core, family = self._split_call_options(self.compute_score, kwargs)
-        max_length = positive_int_or(max_length, self.max_length, "max_length")
+        max_length = fit_max_length(self, positive_int_or(max_length, self.max_length, "max_length"))
         # by default the query may take three quarters of max_length (at least one token)
         query_max_length = positive_int_or(query_max_length, self.query_max_length or max(max_length * 3 // 4, 1),
                                            "query_max_length")

@@ -30,6 +30,7 @@ from .known_models import KnownModel, extra_for_model_class, install_hint, known
 from .plugins import PluginHost, _warn
 from .plugins import host as default_host
 from .probe import ModelProbe
+from .reference_checks import relative_path_note, unserved_pooling_note
 from .registry import ModelClassEntry
 
 PREFER_PLUGINS_ENV = "FLAGCORE_PREFER_PLUGINS"
@@ -153,9 +154,11 @@ def resolve(
     if known is not None:
         return _resolve_known_name(probe, kind, known, claims, host)
     if not claims:
+        notes = unserved_pooling_note(probe, host.registry.pooling_methods()) + relative_path_note(probe)
         raise UnknownModelError(
-            f"No installed flagcore plugin claims {probe.reference!r} as an {kind}. Looked at: "
-            f"{probe.describe()}. {_installed_summary(kind, host)} If you know what the model is, pass "
+            f"No installed flagcore plugin claims {probe.reference!r} as {'an' if kind == 'embedder' else 'a'} "
+            f"{kind}. Looked at: {probe.describe()}.{notes} "
+            f"{_installed_summary(kind, host)} If you know what the model is, pass "
             f"model_class= (one of {host.registry.ids(kind) or 'the ids of an installed family'}); "
             f"'flagcore explain {probe.reference}' shows every plugin's answer."
         )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flagcore.family import hookimpl
 
-from .claims import MODEL_CLASS, embedder_claim
+from .claims import MODEL_CLASS, SUPPORTED_POOLING, embedder_claim
 
 
 @hookimpl
 def register_model_classes(register):
     register.add_embedder(MODEL_CLASS, "flagcore_example_maxpool.embedder:MaxPoolEmbedder",
-                          description="encoder embedder, token states max-pooled over the real tokens")
+                          description="encoder embedder, token states max-pooled over the real tokens",
+                          pooling_methods=SUPPORTED_POOLING)
 
 
 @hookimpl

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flagcore.family import hookimpl
 
-from .claims import MODEL_CLASS, embedder_claim, reranker_claim
+from .claims import MODEL_CLASS, SUPPORTED_POOLING, embedder_claim, reranker_claim
 
 
 @hookimpl
 def register_model_classes(register):
     register.add_embedder(MODEL_CLASS, "flagcore_bge.embedder:EncoderEmbedder",
-                          description="encoder-only embedder, CLS or mean pooling (FlagModel)")
+                          description="encoder-only embedder, CLS or mean pooling (FlagModel)",
+                          pooling_methods=SUPPORTED_POOLING)
     register.add_reranker(MODEL_CLASS, "flagcore_bge.reranker:CrossEncoderReranker",
                           description="cross-encoder reranker, one logit per pair (FlagReranker)")
 

@@ -20,6 +20,12 @@ class CrossEncoderReranker(AbsReranker):
         check_local_model(self.model_name_or_path)  # before reading config.json
         config = load_config(self.model_name_or_path, trust_remote_code=self.trust_remote_code,
                              cache_dir=self.cache_dir)
+        architectures = list(getattr(config, "architectures", None) or [])
+        if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures):
+            raise ValueError(f"{self.model_name_or_path} is a {', '.join(architectures)} (config.json architectures) "
+                             "with no classification head: it is not a cross-encoder reranker, and scoring with it "
+                             "would use a randomly initialised head. Load it with FlagAutoModel as an embedder, or "
+                             "use a reranker checkpoint (a ...ForSequenceClassification with one label)")
         if config.num_labels != 1:  # checked before the weights, whose head would not fit the config
             raise ValueError(f"{self.model_name_or_path} has {config.num_labels} output labels; a cross-encoder "
                              "reranker needs a single relevance logit (num_labels=1)")

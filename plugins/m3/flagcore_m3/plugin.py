@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flagcore.family import hookimpl
+from flagcore.family import POOLING_METHODS, hookimpl
 
 from .claims import MODEL_CLASS, embedder_claim
 
@@ -10,7 +10,8 @@ from .claims import MODEL_CLASS, embedder_claim
 @hookimpl
 def register_model_classes(register):
     register.add_embedder(MODEL_CLASS, "flagcore_m3.embedder:M3Embedder",
-                          description="BGE-M3: dense + lexical weights + ColBERT vectors (BGEM3FlagModel)")
+                          description="BGE-M3: dense + lexical weights + ColBERT vectors (BGEM3FlagModel)",
+                          pooling_methods=POOLING_METHODS)
 
 
 @hookimpl
