@@ -14,7 +14,7 @@ internal and may change. Nothing here imports torch or transformers until a func
   :class:`PoolingMethod`.
 - Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
   :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
-  :func:`load_encoder`.
+  :func:`load_encoder`, :func:`refused_pickle_message` (for a family reading pickled weights itself).
 - Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
 - Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
   :func:`positive_int_or`, :func:`flag`, :func:`reject_unknown`, :func:`check_instruction_format`,
@@ -48,6 +48,7 @@ from .loading import (
     load_pretrained,
     load_tokenizer,
     local_model_folder,
+    refused_pickle_message,
 )
 from .pairs import PairTemplate
 from .pooling import check_pooling, pool
@@ -86,6 +87,7 @@ __all__ = [
     "load_pretrained",
     "load_tokenizer",
     "local_model_folder",
+    "refused_pickle_message",
     "names_for",
     "pool",
     "positive_int",

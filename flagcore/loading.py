@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,11 @@ def load_encoder(auto_class_name: str, path: str | os.PathLike[str], *, dtype: A
                                                  cache_dir=cache_dir, use_safetensors=use_safetensors,
                                                  output_loading_info=True, **extra)
     except Exception as exc:
+        weights = ", ".join(str(folder / n) for n in WEIGHT_FILES if (folder / n).exists()) or path
+        if isinstance(exc, pickle.UnpicklingError):
+            raise ValueError(refused_pickle_message(weights, exc)) from exc
         if type(exc).__name__ != "SafetensorError":
             raise
-        weights = ", ".join(str(folder / n) for n in WEIGHT_FILES if (folder / n).exists()) or path
         raise ValueError(f"the weights in {weights} cannot be read ({exc}): the file is damaged or incomplete; "
                          "download or save the model again") from exc
     finally:
@@ -113,6 +116,14 @@ def load_encoder(auto_class_name: str, path: str | os.PathLike[str], *, dtype: A
                       f"and were initialised randomly ({shown}); its outputs are not the trained model's",
                       RuntimeWarning, stacklevel=3)
     return model
+
+
+def refused_pickle_message(where: str, error: BaseException) -> str:
+    """Why a pickled weight file was not loaded: it holds objects beyond tensors, which are never unpickled."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (f"{where} holds more than plain tensors, so it was not loaded: pickled weight files are read only with "
+            f"torch.load(weights_only=True), which refused it ({first}). Nothing in it was run. Use a safetensors "
+            "copy of the weights, or re-save a plain state dict of tensors.")
 
 
 def load_pretrained(owner: Any, auto_class_name: str, path: str | os.PathLike[str] | None = None,

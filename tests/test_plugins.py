@@ -105,6 +105,10 @@ class RaisingClaims:
     def claim_embedder(self, probe):
         raise KeyError("bad lookup")
 
+    @hookimpl
+    def claim_reranker(self, probe):
+        raise KeyError("bad lookup")
+
 
 class FailingRegistration:
     __name__ = "failing-registration"
@@ -115,10 +119,11 @@ class FailingRegistration:
         raise RuntimeError("crashed half-way")
 
 
-def test_a_raising_claim_hook_warns_and_the_others_still_answer(fake_family):
+@pytest.mark.parametrize("kind", ["embedder", "reranker"])
+def test_a_raising_claim_hook_warns_and_the_others_still_answer(fake_family, kind):
     with plugin_registered(RaisingClaims()):
-        with pytest.warns(PluginWarning, match=r"'raising'.*claim_embedder.*KeyError"):
-            claims = explain("fake-model")
+        with pytest.warns(PluginWarning, match=rf"'raising'.*claim_{kind}.*KeyError"):
+            claims = explain("fake-model", kind=kind)
     assert [c.plugin for c in claims] == ["fake-family"]
 
 

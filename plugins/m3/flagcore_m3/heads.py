@@ -6,10 +6,11 @@ arbitrary objects). A missing head is ``None``: FlagEmbedding silently initialis
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
-from flagcore.family import head_files
+from flagcore.family import head_files, refused_pickle_message
 
 
 def load_head(folder: Path, stem: str, *, in_features: int, out_features: int | None, dtype: Any) -> Any:
@@ -21,7 +22,10 @@ def load_head(folder: Path, stem: str, *, in_features: int, out_features: int | 
 
         state = load_file(str(safetensors_file))
     elif pickle_file.exists():
-        state = torch.load(pickle_file, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(pickle_file, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise ValueError(refused_pickle_message(str(pickle_file), exc)) from exc
     else:
         return None
     if not isinstance(state, dict) or "weight" not in state:
