@@ -1,5 +1,10 @@
 """flagcore: BGE-family embedders and rerankers behind FlagEmbedding's auto factories,
-with every model family as a plugin. Importing this package imports neither torch nor transformers."""
+with every model family as a plugin. Importing this package imports neither torch nor transformers.
+
+FlagEmbedding's class names (``FlagModel``, ``BGEM3FlagModel``, ``FlagReranker``, ``FlagLLMModel``, ``FlagICLModel``,
+``FlagPseudoMoEModel``, ``FlagLLMReranker``, ``LayerWiseFlagLLMReranker``, ``LightWeightFlagLLMReranker``) are
+importable from here too: each is the installed family class that serves it, loaded on first access.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +22,18 @@ from .errors import (
     UnknownModelClassError,
     UnknownModelError,
 )
+from .flagembedding_names import AUTO_EMBEDDER_MAPPING, AUTO_RERANKER_MAPPING, FLAGEMBEDDING_CLASSES
 from .hookspecs import hookimpl
 from .plugins import list_plugins, plugin_registered, register_plugin, unregister_plugin
 from .probe import ModelProbe
-from .reranker import AbsReranker
+from .reranker import AbsReranker, RankedDocument
 from .resolve import explain, resolve
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUTO_EMBEDDER_MAPPING",
+    "AUTO_RERANKER_MAPPING",
     "AbsEmbedder",
     "AbsReranker",
     "AmbiguousModelError",
@@ -41,6 +49,7 @@ __all__ = [
     "PluginNotInstalledError",
     "PluginWarning",
     "PoolingMethod",
+    "RankedDocument",
     "RerankerModelClass",
     "UnknownModelClassError",
     "UnknownModelError",
@@ -52,3 +61,15 @@ __all__ = [
     "resolve",
     "unregister_plugin",
 ]
+
+
+def __getattr__(name: str) -> type:
+    if name in FLAGEMBEDDING_CLASSES:
+        from .flagembedding_names import flagembedding_class
+
+        return flagembedding_class(name)
+    raise AttributeError(f"module 'flagcore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *FLAGEMBEDDING_CLASSES})

@@ -11,6 +11,7 @@ from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
 from .model_base import Columns, InferenceModel
+from .similarity import cosine_similarity
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,6 +71,33 @@ class AbsEmbedder(InferenceModel):
         names = getattr(self.tokenizer, "model_input_names", None) or ["input_ids", "attention_mask"]
         return {key: list(encoded[key]) for key in encoded.keys() if key in names or key == "input_ids"}
 
+    # -- sentence-transformers conveniences (flagcore additions) ------------------------------
+    def get_sentence_embedding_dimension(self) -> int:
+        """The width of the returned vectors (sentence-transformers' name for :attr:`embedding_dim`)."""
+        return self.embedding_dim
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens kept of each passage (``passage_max_length``), under sentence-transformers' name; setting it sets
+        both ``query_max_length`` and ``passage_max_length``."""
+        return self.passage_max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self.query_max_length = self.passage_max_length = positive_int(value, "max_seq_length")
+
+    @staticmethod
+    def similarity(embeddings_1: Any, embeddings_2: Any) -> Any:
+        """Cosine similarity of every row of ``embeddings_1`` with every row of ``embeddings_2``: an ``(n, m)``
+        numpy array for numpy input (a torch tensor for tensors); a single vector counts as one row."""
+        return cosine_similarity(embeddings_1, embeddings_2)
+
+    @staticmethod
+    def get_detailed_instruct(instruction_format: str, instruction: str, sentence: str) -> str:
+        """FlagEmbedding's helper: ``instruction_format.format(instruction, sentence)`` (a literal backslash-n in
+        the format means a newline)."""
+        return format_instruction(instruction_format, instruction, sentence)
+
     @property
     def embedding_dim(self) -> int:
         """Width of the returned vectors (hidden size, or ``truncate_dim`` when smaller)."""
@@ -121,8 +149,11 @@ class AbsEmbedder(InferenceModel):
         A family that builds its token ids differently for some calls (ICL queries) passes its own ``tokenize``.
         ``options`` are the call's extra keyword arguments: core options and the family's ``call_options``.
         """
+        to_tensor = options.pop("convert_to_tensor", None)
         core, family = self._split_call_options(caller or self.encode, options)
         to_numpy = self.convert_to_numpy if convert_to_numpy is None else flag(convert_to_numpy, "convert_to_numpy")
+        if to_tensor is not None and flag(to_tensor, "convert_to_tensor"):
+            to_numpy = False  # sentence-transformers' switch: a tensor whatever convert_to_numpy says
         max_length = fit_max_length(self, positive_int(max_length, "max_length"))
         if not texts:
             return self.empty_output(to_numpy, **family)

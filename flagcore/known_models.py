@@ -6,6 +6,7 @@ This table only powers the "install this extra" hint; the plugins own the claimi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .enums import Kind
 
@@ -64,11 +65,62 @@ _RERANKER_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# FlagEmbedding's AUTO_EMBEDDER_MAPPING attributes: (pooling, query instruction format) of each embedder class, and
+# the names whose row differs from their class's
+_CLASS_DEFAULTS: dict[str, tuple[str, str]] = {
+    "encoder-only-base": ("cls", "{}{}"),
+    "encoder-only-m3": ("cls", "{}{}"),
+    "decoder-only-base": ("last_token", "Instruct: {}\nQuery: {}"),
+    "decoder-only-icl": ("last_token", "<instruct>{}\n<query>{}"),
+}
+_MEAN_POOLED = frozenset({
+    "e5-large-v2", "e5-base-v2", "e5-small-v2", "multilingual-e5-large-instruct",
+    "multilingual-e5-large", "multilingual-e5-base", "multilingual-e5-small",
+    "e5-large", "e5-base", "e5-small", "gte-large", "gte-base", "gte-small",
+})
+_QUERY_FORMATS = {
+    "multilingual-e5-large-instruct": "Instruct: {}\nQuery: {}",
+    "bge-code-v1": "<instruct>{}\n<query>{}",
+    "bge-multilingual-gemma2": "<instruct>{}\n<query>{}",
+    # no space after "Query:", as the Qwen3-Embedding model card writes it
+    "Qwen3-Embedding-0.6B": "Instruct: {}\nQuery:{}",
+    "Qwen3-Embedding-4B": "Instruct: {}\nQuery:{}",
+    "Qwen3-Embedding-8B": "Instruct: {}\nQuery:{}",
+}
+# FlagEmbedding's trust_remote_code=True embedder rows
+_REMOTE_CODE_EMBEDDERS = frozenset({
+    "bge-code-v1", "gte-Qwen2-7B-instruct", "gte-Qwen2-1.5B-instruct", "gte-Qwen1.5-7B-instruct",
+    "gte-multilingual-base", "gte-large-en-v1.5", "gte-base-en-v1.5",
+})
+# rerankers that ship their own modelling code (FlagEmbedding's table says False, and fails to load them)
+_REMOTE_CODE_RERANKERS = frozenset({
+    "jina-reranker-v2-base-multilingual", "gte-multilingual-reranker-base", "jina-reranker-v1-turbo-en",
+})
+
+
 @dataclass(frozen=True)
 class KnownModel:
+    """One row of FlagEmbedding's name tables."""
+
     name: str
     kind: Kind
     model_class: str
+    pooling_method: str | None = None  # embedders
+    query_instruction_format: str = "{}{}"
+    #: FlagEmbedding's trust_remote_code column (embedders; its reranker rows are all False)
+    trust_remote_code: bool = False
+    #: the model needs its repository's code to load (flagcore's knowledge; it never turns the switch on)
+    needs_remote_code: bool = False
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The constructor arguments the table gives this name (a claim's defaults)."""
+        values: dict[str, Any] = {}
+        if self.kind == "embedder":
+            values = {"pooling_method": self.pooling_method, "query_instruction_format": self.query_instruction_format}
+        if self.needs_remote_code:
+            values["trust_remote_code"] = True
+        return values
 
     @property
     def extra(self) -> str:
@@ -83,8 +135,17 @@ class KnownModel:
         return install_hint(self.extra)
 
 
+def _row(kind: Kind, model_class: str, name: str) -> KnownModel:
+    if kind == "reranker":
+        return KnownModel(name, kind, model_class, needs_remote_code=name in _REMOTE_CODE_RERANKERS)
+    pooling, query_format = _CLASS_DEFAULTS[model_class]
+    remote = name in _REMOTE_CODE_EMBEDDERS
+    return KnownModel(name, kind, model_class, "mean" if name in _MEAN_POOLED else pooling,
+                      _QUERY_FORMATS.get(name, query_format), trust_remote_code=remote, needs_remote_code=remote)
+
+
 def _index(kind: Kind, table: dict[str, tuple[str, ...]]) -> dict[str, KnownModel]:
-    return {name: KnownModel(name, kind, cls) for cls, names in table.items() for name in names}
+    return {name: _row(kind, cls, name) for cls, names in table.items() for name in names}
 
 
 KNOWN_MODELS: dict[Kind, dict[str, KnownModel]] = {

@@ -6,12 +6,19 @@ from __future__ import annotations
 import math
 import os
 from abc import abstractmethod
-from typing import Any
+from typing import Any, NamedTuple
 
 from .engine.devices import DevicesArg
 from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
 from .model_base import Columns, InferenceModel
+
+
+class RankedDocument(NamedTuple):
+    """One result of :meth:`AbsReranker.rank`."""
+
+    index: int
+    score: float
 
 
 class AbsReranker(InferenceModel):
@@ -90,6 +97,22 @@ class AbsReranker(InferenceModel):
         ran = [row for batch_rows in outputs for row in batch_rows]
         squash = _sigmoid if normalize else float
         return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
+
+    def rank(self, query: str, documents: list[str], top_k: int | None = None, **kwargs: Any) -> list[RankedDocument]:
+        """The documents ordered by their score against ``query``, best first: ``(index, score)`` pairs, ``index``
+        being the position in ``documents`` (a flagcore addition, as sentence-transformers' ``CrossEncoder.rank``).
+        ``top_k`` keeps the best ``top_k``; other keywords go to :meth:`compute_score`."""
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a string, not {type(query).__name__}")
+        if isinstance(documents, str) or not isinstance(documents, (list, tuple)):
+            raise TypeError(f"documents must be a list of strings, not {type(documents).__name__}")
+        top_k = len(documents) if top_k is None else positive_int(top_k, "top_k")
+        scores = self.compute_score([(query, document) for document in documents], **kwargs)
+        if scores and isinstance(scores[0], list):
+            raise ValueError("rank needs one score per document, and this call gives one per cutoff layer: pass a "
+                             "single layer, e.g. cutoff_layers=28")
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [RankedDocument(i, scores[i]) for i in ranked[:top_k]]
 
     def _score_step(self, batch: dict[str, Any], family: dict[str, Any]) -> list[list[float]]:
         scores = self.score_batch(batch, **family).float().cpu()

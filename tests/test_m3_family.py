@@ -223,6 +223,7 @@ def test_convert_id_to_token(m3):
     assert isinstance(tokens, list) and len(tokens) == 2
     assert set(tokens[0]) <= {m3.tokenizer.decode([int(k)]) for k in weights[0]}
     assert isinstance(m3.convert_id_to_token(weights[0]), dict)
+    assert m3.convert_id_to_token(weights[:1]) == tokens[0]  # FlagEmbedding returns the dict for a one-item list
     with pytest.raises(ValueError):
         m3.convert_id_to_token("nope")
 

@@ -1,28 +1,15 @@
 """Which models this family claims, how strongly, and with which defaults.
 
-Names follow FlagEmbedding 1.4.2's tables exactly (pooling, query instruction format, whether the model
-needs its repository's code). Beyond the names, local directories are recognised from config.json and
-their sentence-transformers files.
+Names follow FlagEmbedding 1.4.2's tables exactly (pooling, query instruction format, whether the model needs its
+repository's code: the rows of :func:`flagcore.family.known_model`). Beyond the names, local directories are
+recognised from config.json and their sentence-transformers files.
 """
 
 from __future__ import annotations
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, known_model, names_for
 
 MODEL_CLASS = "encoder-only-base"
-
-# FlagEmbedding's AUTO_EMBEDDER_MAPPING, where it differs from CLS pooling / "{}{}" / no remote code.
-MEAN_POOLED = frozenset({
-    "e5-large-v2", "e5-base-v2", "e5-small-v2", "multilingual-e5-large-instruct",
-    "multilingual-e5-large", "multilingual-e5-base", "multilingual-e5-small",
-    "e5-large", "e5-base", "e5-small", "gte-large", "gte-base", "gte-small",
-})
-QUERY_FORMATS = {"multilingual-e5-large-instruct": "Instruct: {}\nQuery: {}"}
-NEEDS_REMOTE_CODE = frozenset({
-    "gte-multilingual-base", "gte-large-en-v1.5", "gte-base-en-v1.5",
-    # rerankers that ship their own modelling code (FlagEmbedding's table leaves this False, and fails)
-    "jina-reranker-v2-base-multilingual", "gte-multilingual-reranker-base", "jina-reranker-v1-turbo-en",
-})
 
 # config.json model_type values of encoder-only transformers that AutoModel / AutoModelForSequenceClassification load
 ENCODER_MODEL_TYPES = frozenset({
@@ -31,16 +18,6 @@ ENCODER_MODEL_TYPES = frozenset({
     "new", "nomic_bert", "jina_bert", "bert-generation", "roformer", "esm",
 })
 SUPPORTED_POOLING = (PoolingMethod.CLS.value, PoolingMethod.MEAN.value)
-
-
-def embedder_defaults(name: str) -> dict:
-    defaults = {
-        "pooling_method": "mean" if name in MEAN_POOLED else "cls",
-        "query_instruction_format": QUERY_FORMATS.get(name, "{}{}"),
-    }
-    if name in NEEDS_REMOTE_CODE:
-        defaults["trust_remote_code"] = True
-    return defaults
 
 
 def _is_encoder(probe: ModelProbe) -> bool:
@@ -54,7 +31,7 @@ def _remote_code_defaults(probe: ModelProbe) -> dict:
 def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     embedder_defaults(probe.name))
+                     known_model(probe.name, "embedder").defaults)
     if not probe.is_local or not _is_encoder(probe) or probe.is_sequence_classifier:
         return None
     st_pooling = probe.sentence_transformers_pooling
@@ -74,8 +51,8 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("reranker", MODEL_CLASS):
-        defaults = {"trust_remote_code": True} if probe.name in NEEDS_REMOTE_CODE else {}
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table", defaults)
+        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table",
+                     known_model(probe.name, "reranker").defaults)
     if not probe.is_local or not _is_encoder(probe) or not probe.is_sequence_classifier:
         return None
     if probe.num_labels != 1:

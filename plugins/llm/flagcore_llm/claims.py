@@ -12,25 +12,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, known_model, names_for
 
 MODEL_CLASS = "decoder-only-base"
 PSEUDO_MOE_CLASS = "decoder-only-pseudo_moe"
 LAST_TOKEN = PoolingMethod.LAST_TOKEN.value
 DEFAULT_QUERY_FORMAT = "Instruct: {}\nQuery: {}"
-
-# FlagEmbedding's AUTO_EMBEDDER_MAPPING, where it differs from DEFAULT_QUERY_FORMAT / no remote code.
-QUERY_FORMATS = {
-    "bge-code-v1": "<instruct>{}\n<query>{}",
-    "bge-multilingual-gemma2": "<instruct>{}\n<query>{}",
-    # no space after "Query:", as the Qwen3-Embedding model card writes it
-    "Qwen3-Embedding-0.6B": "Instruct: {}\nQuery:{}",
-    "Qwen3-Embedding-4B": "Instruct: {}\nQuery:{}",
-    "Qwen3-Embedding-8B": "Instruct: {}\nQuery:{}",
-}
-NEEDS_REMOTE_CODE = frozenset({
-    "bge-code-v1", "gte-Qwen2-7B-instruct", "gte-Qwen2-1.5B-instruct", "gte-Qwen1.5-7B-instruct",
-})
 
 # config.json model_type values of decoder-only transformers that AutoModel / AutoModelForCausalLM load
 DECODER_MODEL_TYPES = frozenset({
@@ -38,13 +25,6 @@ DECODER_MODEL_TYPES = frozenset({
     "gemma3_text", "phi", "phi3", "starcoder2", "olmo", "olmo2", "falcon", "gpt_neox", "stablelm", "cohere",
     "granite", "internlm2", "minicpm", "smollm3",
 })
-
-
-def embedder_defaults(name: str) -> dict:
-    defaults = {"pooling_method": LAST_TOKEN, "query_instruction_format": QUERY_FORMATS.get(name, DEFAULT_QUERY_FORMAT)}
-    if name in NEEDS_REMOTE_CODE:
-        defaults["trust_remote_code"] = True
-    return defaults
 
 
 def is_causal_lm(probe: ModelProbe) -> bool:
@@ -72,7 +52,7 @@ def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim
 def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     embedder_defaults(probe.name))
+                     known_model(probe.name, "embedder").defaults)
     if not probe.is_local:
         return None
     if probe.config is None:

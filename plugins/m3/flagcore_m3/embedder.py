@@ -225,11 +225,13 @@ class M3Embedder(AbsEmbedder):
         return scoring.colbert_score(q_reps, p_reps)
 
     def convert_id_to_token(self, lexical_weights: Any) -> Any:
-        """Lexical weights keyed by token text instead of token id (a dict, or a list of dicts)."""
+        """Lexical weights keyed by token text instead of token id: a dict for a dict (and, as FlagEmbedding returns
+        it, for a list of one dict), a list of dicts for a longer list."""
         if isinstance(lexical_weights, dict):
             return self._decode_keys(lexical_weights)
         if isinstance(lexical_weights, list) and all(isinstance(w, dict) for w in lexical_weights):
-            return [self._decode_keys(w) for w in lexical_weights]
+            decoded = [self._decode_keys(w) for w in lexical_weights]
+            return decoded[0] if len(decoded) == 1 else decoded  # FlagEmbedding's return for a one-item list
         raise ValueError("convert_id_to_token expects a dict (token id → weight) or a list of such dicts")
 
     def _decode_keys(self, weights: dict[str, float]) -> dict[str, float]:
