@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -89,3 +90,75 @@ def test_explain_says_which_rule_decided_and_can_prefer_a_plugin(only_bge, capsy
         out = capsys.readouterr().out
         assert "Result: greedy-embedder" in out and "by preferred plugin 'greedy'" in out
         assert "Note: FlagEmbedding maps 'bge-small-en-v1.5' to encoder-only-base." in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and re.fullmatch(r"flagcore \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("command", ["plugins", "explain", "models", "encode", "rerank", "bench"])
+def test_every_command_help_shows_an_example(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "example" in out and f"flagcore {command}" in out
+
+
+def test_models_lists_flagembeddings_names_and_what_is_installed(only_bge, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"bge-small-en-v1.5\s+embedder\s+encoder-only-base\s+flagcore-bge\s+cls\s+\"\{\}\{\}\"\s+yes", out)
+    assert re.search(r"bge-m3\s+embedder\s+encoder-only-m3\s+flagcore-m3\s+cls .* no: pip install 'flagcore\[m3\]'", out)
+    assert main(["models", "--kind", "reranker"]) == 0
+    assert "bge-m3 " not in capsys.readouterr().out
+
+
+def test_plugins_lists_each_class_with_its_description(only_bge, capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"embedder\s+encoder-only-base\s+bge\s+cls, mean\s+encoder-only embedder", out)
+
+
+@pytest.fixture
+def candidates(tmp_path):
+    path = tmp_path / "candidates.txt"
+    path.write_text("a panda is a bear\nParis is the capital of France\npandas eat bamboo\n")
+    return path
+
+
+def test_rerank_with_an_embedder_ranks_by_similarity(tiny_models, candidates, capsys):
+    from flagcore import FlagAutoModel
+
+    assert main(["rerank", str(tiny_models["minilm"]), "-q", "what do pandas eat?", "-i", str(candidates),
+                 "--devices", "cpu"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert "ranked by cosine similarity" in captured.err
+    model = FlagAutoModel.from_finetuned(str(tiny_models["minilm"]), devices="cpu")
+    texts = candidates.read_text().splitlines()
+    expected = model.similarity(model.encode_queries(["what do pandas eat?"]), model.encode_corpus(texts))[0]
+    assert [line["index"] for line in lines] == sorted(range(3), key=lambda i: -expected[i])
+    assert [line["text"] for line in lines] == [texts[line["index"]] for line in lines]
+    assert abs(lines[0]["score"] - float(expected.max())) < 1e-5
+
+
+def test_rerank_with_a_reranker_scores_pairs(only_bge, tiny_models, candidates, capsys):
+    from flagcore import FlagAutoReranker
+
+    assert main(["rerank", str(tiny_models["tiny-bert-reranker"]), "-q", "pandas", "-i", str(candidates),
+                 "--top-k", "2", "--devices", "cpu"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    texts = candidates.read_text().splitlines()
+    scores = FlagAutoReranker.from_finetuned(str(tiny_models["tiny-bert-reranker"]), devices="cpu").compute_score(
+        [("pandas", t) for t in texts])
+    assert [line["index"] for line in lines] == sorted(range(3), key=lambda i: -scores[i])[:2]
+
+
+def test_bench_reports_throughput(tiny_models, capsys):
+    assert main(["bench", str(tiny_models["minilm"]), "--texts", "16", "--runs", "1", "--devices", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\d+\.\d texts/s \(median of 1 runs of 16 texts: .* on cpu, float32, \d+ threads", out)
+    assert main(["bench", str(tiny_models["minilm"]), "-i", os.devnull]) == 1
+    assert "needs at least one text" in capsys.readouterr().err

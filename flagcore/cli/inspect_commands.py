@@ -1,0 +1,74 @@
+"""Commands that look at what is installed and how a model resolves: ``plugins``, ``explain``, ``models``.
+None of them loads a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import ModelResolutionError
+from ..known_models import KNOWN_MODELS, known_model
+from ..plugins import host, list_plugins
+from ..probe import ModelProbe
+from ..resolve import explain, resolve
+from .tables import table
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    infos = list_plugins()
+    if not infos:
+        print("No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'.")
+        return 0
+    rows = [
+        (i.name, i.distribution, i.version or "-", ", ".join(i.embedders) or "-", ", ".join(i.rerankers) or "-",
+         i.description or "-")
+        for i in infos
+    ]
+    print(table(("plugin", "distribution", "version", "embedder classes", "reranker classes", "description"), rows))
+    entries = sorted(host.registry.entries.values(), key=lambda e: (e.kind, e.model_class))
+    print()
+    print(table(("kind", "model class", "plugin", "pooling", "description"),
+                [(e.kind, e.model_class, e.plugin, ", ".join(e.pooling_methods) or "-", e.description or "-")
+                 for e in entries]))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    probe = ModelProbe.from_reference(args.model)
+    claims = explain(args.model, kind=args.kind)
+    print(f"{args.kind} {args.model!r}: {probe.describe()}")
+    if claims:
+        rows = [
+            (str(n), c.model_class, f"{c.score:g}", c.evidence, c.plugin or "-", c.reason,
+             json.dumps(dict(c.defaults), ensure_ascii=False) if c.defaults else "-")
+            for n, c in enumerate(claims, 1)
+        ]
+        print(table(("#", "model class", "score", "evidence", "plugin", "reason", "defaults"), rows))
+    else:
+        print("No installed plugin claims this model.")
+    try:
+        chosen = resolve(probe, args.kind, prefer_plugin=args.prefer_plugin)
+    except ModelResolutionError as exc:
+        print(f"\nResult: {exc}")
+        return 1
+    target = chosen.entry.target
+    print(f"\nResult: {chosen.model_class} ({target if isinstance(target, str) else target.__qualname__}) "
+          f"from plugin {chosen.entry.plugin!r}, by {chosen.why}")
+    known = known_model(probe.name, args.kind)
+    if known is not None and known.model_class != chosen.model_class:
+        print(f"Note: FlagEmbedding maps {probe.name!r} to {known.model_class}.")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """FlagEmbedding's model names: the class and family serving each, its defaults, and whether it is installed."""
+    kinds = [args.kind] if args.kind else list(KNOWN_MODELS)
+    rows = []
+    for kind in kinds:
+        for name, row in sorted(KNOWN_MODELS[kind].items(), key=lambda item: (item[1].model_class, item[0])):
+            installed = host.registry.get(kind, row.model_class) is not None
+            rows.append((name, kind, row.model_class, row.distribution, row.pooling_method or "-",
+                         json.dumps(row.query_instruction_format) if kind == "embedder" else "-",
+                         "yes" if installed else f"no: pip install 'flagcore[{row.extra}]'"))
+    print(table(("name", "kind", "model class", "family", "pooling", "query format", "installed"), rows))
+    return 0
