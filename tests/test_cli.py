@@ -110,7 +110,8 @@ def test_models_lists_flagembeddings_names_and_what_is_installed(only_bge, capsy
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"bge-small-en-v1.5\s+embedder\s+encoder-only-base\s+flagcore-bge\s+cls\s+\"\{\}\{\}\"\s+yes", out)
-    assert re.search(r"bge-m3\s+embedder\s+encoder-only-m3\s+flagcore-m3\s+cls .* no: pip install 'flagcore\[m3\]'", out)
+    assert re.search(r"bge-m3\s+embedder\s+encoder-only-m3\s+flagcore-m3\s+cls .* no: pip install 'flagcore\[m3\]'",
+                     out)
     assert main(["models", "--kind", "reranker"]) == 0
     assert "bge-m3 " not in capsys.readouterr().out
 
