@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from enum import Enum
-from typing import Any, List, NoReturn, Union
+from typing import Any, List, Union
 
 from .embedder import AbsEmbedder
 from .enums import EmbedderModelClass, Kind, RerankerModelClass
@@ -61,7 +61,7 @@ def _given(named: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
 class FlagAutoModel:
     """Builds the right embedder for a model. Use :meth:`from_finetuned`."""
 
-    def __init__(self) -> NoReturn:
+    def __init__(self) -> None:
         raise OSError(
             "FlagAutoModel is designed to be instantiated using the "
             "`FlagAutoModel.from_finetuned(model_name_or_path)` method."
@@ -101,7 +101,7 @@ class FlagAutoModel:
 class FlagAutoReranker:
     """Builds the right reranker for a model. Use :meth:`from_finetuned`."""
 
-    def __init__(self) -> NoReturn:
+    def __init__(self) -> None:
         raise OSError(
             "FlagAutoReranker is designed to be instantiated using the "
             "`FlagAutoReranker.from_finetuned(model_name_or_path)` method."

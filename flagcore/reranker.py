@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import os
 from abc import abstractmethod
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from .engine.devices import DevicesArg
 from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
@@ -14,11 +16,16 @@ from .limits import fit_max_length
 from .model_base import Columns, InferenceModel
 
 
-class RankedDocument(NamedTuple):
-    """One result of :meth:`AbsReranker.rank`."""
+@dataclass(frozen=True)
+class RankedDocument:
+    """One result of :meth:`AbsReranker.rank`: the document's position in the list given, and its score. Unpacks
+    as ``index, score = result``."""
 
     index: int
     score: float
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.index, self.score))
 
 
 class AbsReranker(InferenceModel):

@@ -15,6 +15,10 @@ def cosine_similarity(a: Any, b: Any) -> Any:
         x, y = (v.reshape(1, -1) if v.ndim == 1 else v for v in (x, y))
         _check_shapes(tuple(x.shape), tuple(y.shape))
         return torch.nn.functional.normalize(x, dim=-1) @ torch.nn.functional.normalize(y, dim=-1).T
+    return _numpy_cosine(a, b)
+
+
+def _numpy_cosine(a: Any, b: Any) -> Any:
     import numpy as np
 
     x, y = (np.asarray(v, dtype=np.float32) for v in (a, b))

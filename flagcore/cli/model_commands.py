@@ -88,6 +88,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"Sentence {i}: the quick brown fox jumps over the lazy dog, " * (1 + i % 8) for i in range(args.texts)]
     if not texts:
         raise ValueError("bench needs at least one text (the input was empty)")
+    model: Any
     if args.kind == "reranker":
         model = FlagAutoReranker.from_finetuned(args.model, **_options(args))
         pairs = [(texts[i - 1], text) for i, text in enumerate(texts)]

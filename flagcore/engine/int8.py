@@ -57,6 +57,10 @@ def _fall_back_to_eager(error: BaseException) -> None:
 class Int8Linear(torch.nn.Module):
     """A drop-in for ``torch.nn.Linear`` at inference: int8 weights and per-token int8 activations."""
 
+    weight_t: torch.Tensor
+    weight_scale: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, weight_t: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
         self.in_features, self.out_features = weight_t.shape
