@@ -179,3 +179,22 @@ def _oracle_python(session: nox.Session, venv: Path = ORACLE_VENV, packages: lis
     session.run(pip, "install", "-q", TORCH, external=True)
     session.run(pip, "install", "-q", *packages, external=True)
     return str(venv / "bin" / "python")
+
+
+# The documentation site (mkdocs.yml); matplotlib draws the benchmark plots (benchmarks/report.py) at build time.
+# ruff: mkdocstrings formats the signatures with it.
+DOCS_PACKAGES = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
+                 "matplotlib>=3.8", "ruff>=0.5"]
+SITE_DIR = ROOT / "build" / "site"
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site from docs/ into build/site with MkDocs in strict mode: a broken link or
+    anchor, a page missing from the nav, or a docstring mkdocstrings cannot render fails the build. The model table,
+    the API reference and the benchmark plots are generated during the build."""
+    session.install(TORCH)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)])
+    session.install(*DOCS_PACKAGES)
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(SITE_DIR), *session.posargs,
+                env={"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"})  # two plugins' banners

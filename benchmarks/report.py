@@ -333,3 +333,74 @@ def _llm_history(llm_runs: list[dict]) -> list[str]:
     lines += ["", "The last column: far above 1, other work on the machine slowed some rounds (the medians too, "
                   "when it hit most rounds of a row)."]
     return lines
+
+
+def write_plots(results: Path, out_dir: Path) -> list[Path]:
+    """Throughput plots from benchmarks/results.jsonl as PNGs in ``out_dir`` (the docs build draws them; matplotlib
+    is needed only here): each library's speed in the latest all-MiniLM-L6-v2 run and in the latest decoder-only
+    run, and flagcore's fraction of the roofline in every run. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    every = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    runs = [run for run in every if "embed" in run]
+    llm_runs = [run for run in every if "llm" in run]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, name: str) -> None:
+        path = out_dir / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=96)
+        plt.close(fig)
+        written.append(path)
+
+    def bars(ax, rows: dict, key: str, label: str) -> None:
+        names = list(rows)[::-1]  # the first library on top
+        values = [rows[name][key] for name in names]
+        colors = ["tab:blue" if name.startswith("flagcore") else "tab:gray" for name in names]
+        ax.barh(names, values, color=colors)
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value:.3g}", va="center", fontsize=8)
+        ax.set_xlabel(label)
+        ax.set_xlim(0, max(values) * 1.18)
+
+    for name, run, part in (("throughput-minilm.png", runs[-1] if runs else None, None),
+                            ("throughput-smollm2.png", llm_runs[-1] if llm_runs else None, "llm")):
+        if run is None:
+            continue
+        data = run[part] if part else run
+        fig, (embed_ax, rerank_ax) = plt.subplots(2, 1, figsize=(8, 5.5))
+        bars(embed_ax, data["embed"], "docs_per_s", "embedding: docs/s (higher is better)")
+        bars(rerank_ax, data["rerank"], "pairs_per_s", "reranking: pairs/s (higher is better)")
+        model = "all-MiniLM-L6-v2" if part is None else "SmolLM2-135M-Instruct (decoder-only rows)"
+        machine = run["machine"]
+        fig.suptitle(f"{model}, {run['date']}\n{machine['cpu']}, {machine['threads']} torch threads, fp32",
+                     fontsize=10)
+        save(fig, name)
+
+    series = [("all-MiniLM-L6-v2", [(run["date"], run["ratios"]) for run in runs]),
+              ("SmolLM2-135M-Instruct", [(run["date"], run["llm"]["ratios"]) for run in llm_runs])]
+    series = [(label, [(date, r) for date, r in points if "roofline" in r]) for label, points in series]
+    if any(points for _, points in series):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        dates = sorted({date for _, points in series for date, _ in points})
+        for label, points in series:
+            if points:
+                ax.plot([dates.index(d) for d, _ in points], [r["roofline"] for _, r in points], "o-",
+                        label=f"flagcore, {label}")
+        ceiling = [(date, r["roofline_ceiling"]) for date, r in series[0][1] if "roofline_ceiling" in r]
+        if ceiling:
+            ax.plot([dates.index(d) for d, _ in ceiling], [c for _, c in ceiling], "x--", color="tab:gray",
+                    label="ceiling: the dense multiplies alone (MiniLM)")
+        ax.set_xticks(range(len(dates)), dates, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylabel("fraction of the roofline")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("flagcore's fraction of the roofline, every recorded run", fontsize=10)
+        save(fig, "roofline.png")
+    return written
