@@ -25,8 +25,8 @@ def test_every_flagembedding_class_name_is_the_family_class():
     expected = {
         "FlagModel": "EncoderEmbedder", "BGEM3FlagModel": "M3Embedder", "FlagLLMModel": "LLMEmbedder",
         "FlagICLModel": "ICLEmbedder", "FlagPseudoMoEModel": "PseudoMoEEmbedder",
-        "FlagReranker": "CrossEncoderReranker", "FlagLLMReranker": "LLMReranker", "LayerWiseFlagLLMReranker": "LayerWiseReranker",
-        "LightWeightFlagLLMReranker": "LightweightReranker",
+        "FlagReranker": "CrossEncoderReranker", "FlagLLMReranker": "LLMReranker",
+        "LayerWiseFlagLLMReranker": "LayerWiseReranker", "LightWeightFlagLLMReranker": "LightweightReranker",
     }
     assert set(FLAGEMBEDDING_CLASSES) == set(expected)
     for name, class_name in expected.items():
