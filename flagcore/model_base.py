@@ -42,6 +42,9 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
     #: padded widths are rounded up to a multiple of this when a call does not pass ``pad_to_multiple_of``
     default_pad_to_multiple_of: ClassVar[int | None] = None
 
+    _init_spec: tuple[tuple[Any, ...], dict[str, Any]]
+    _runner: MultiDeviceRunner | None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> InferenceModel:
         instance = super().__new__(cls)
         instance._init_spec = (args, kwargs)  # to build the same model in a worker process
@@ -140,12 +143,14 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         step_args: tuple,
         *,
         desc: str,
+        unit: str = "text",
         pad_to_multiple_of: int | None = None,
         show_progress_bar: bool | None = None,
     ) -> tuple[list[Any], Batcher]:
         """Sort by token count, batch under the token budget, pad each batch dynamically and run the step
         (on several devices when there are several and more than one batch). Returns the per-batch results in
-        run order and the batcher (its ``restore`` puts them back in input order)."""
+        run order and the batcher (its ``restore`` puts them back in input order). The progress bar counts
+        ``unit``s; ``show_progress_bar=False`` also silences the notice printed while worker processes start."""
         batch_size = positive_int(batch_size, "batch_size")
         if pad_to_multiple_of is None:
             pad_to_multiple_of = self.default_pad_to_multiple_of
@@ -162,13 +167,15 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         if len(self.target_devices) > 1:
             batches = batcher.all_batches()
             if len(batches) > 1:
-                return self._multi_device_runner().run(batcher, batches, subset, self.run_step, step_name, step_args,
-                                                       pad_to_multiple_of, desc, show), batcher
+                runner = self._multi_device_runner()
+                return runner.run(batcher, batches, subset, self.run_step, step_name, step_args, pad_to_multiple_of,
+                                  desc, show, unit=unit, notice=show_progress_bar is not False,
+                                  on_out_of_memory=self._release_cached_memory), batcher
 
         def run_one(indices: np.ndarray) -> Any:
             return self.run_step(step_name, step_args, subset(indices), pad_to_multiple_of)
 
-        results = run_batches(batcher, run_one, desc=desc, show_progress=show,
+        results = run_batches(batcher, run_one, desc=desc, unit=unit, show_progress=show,
                               on_out_of_memory=self._release_cached_memory)
         return results, batcher
 

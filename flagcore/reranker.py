@@ -100,7 +100,7 @@ class AbsReranker(InferenceModel):
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
         outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
                                              "_score_step", (family,),
-                                             desc="Scoring", **core)
+                                             desc="Scoring", unit="pair", **core)
         ran = [row for batch_rows in outputs for row in batch_rows]
         squash = _sigmoid if normalize else float
         return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])

@@ -51,3 +51,18 @@ def only_bge(monkeypatch):
     """Only the encoder-only family loads, as on a machine where flagcore[bge] alone is installed."""
     monkeypatch.setenv(LOAD_PLUGINS_ENV, "bge")
     host.reset()
+
+
+@pytest.fixture
+def hang_deadline():
+    """Fail instead of hanging: a test using this must finish within two minutes (SIGALRM, main thread)."""
+    import signal
+
+    def expire(signum, frame):
+        raise TimeoutError("the test hung (two-minute deadline)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

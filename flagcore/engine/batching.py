@@ -3,8 +3,9 @@
 Texts are ordered longest first (by token count). A batch takes the next texts while its padded size
 (texts × the longest one) stays within ``max_tokens`` and its count within ``batch_size``, so short texts run
 in wide batches and long ones in narrow batches. When a batch runs out of memory (and only then), the budget
-is halved and that batch is tried again, smaller; every other error propagates unchanged. No batch is
-computed twice on success.
+is halved and that batch is tried again, smaller (the halved budget holds for the rest of the call); a batch of one
+item that runs out of memory re-raises the error, with a note saying so. Every other error propagates unchanged.
+No batch is computed twice on success. Batches planned in advance (multi-device shares) are split in halves instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from .padding import Columns
 
 T = TypeVar("T")
 
@@ -84,6 +87,12 @@ def out_of_memory_errors() -> tuple[type[BaseException], ...]:
     return tuple(e for e in found if e is not None)
 
 
+def _explain_single_item(exc: BaseException, tokens: int) -> None:
+    if hasattr(exc, "add_note"):
+        exc.add_note(f"flagcore: out of memory on a batch of one input ({tokens} tokens), which cannot be split "
+                     "further; pass a smaller max_length, or use a device with more memory")
+
+
 def run_batches(
     batcher: Batcher,
     step: Callable[[np.ndarray], T],
@@ -91,23 +100,49 @@ def run_batches(
     desc: str,
     show_progress: bool,
     on_out_of_memory: Callable[[], None] | None = None,
+    unit: str = "text",
 ) -> list[T]:
-    """Run ``step`` on each batch in order, halving the budget and retrying a batch that runs out of memory."""
+    """Run ``step`` on each batch in order, halving the budget and retrying a batch that runs out of memory.
+
+    ``on_out_of_memory`` runs after the failed batch's exception is released, so its tensors can be freed.
+    """
     from tqdm.auto import tqdm
 
     oom = out_of_memory_errors()
     results: list[T] = []
-    with tqdm(total=len(batcher), desc=desc, unit="text", disable=not show_progress, leave=False) as bar:
+    with tqdm(total=len(batcher), desc=desc, unit=unit, disable=not show_progress, leave=False) as bar:
         while not batcher.done:
             batch = batcher.peek()
             try:
                 results.append(step(batch))
-            except oom:
-                if on_out_of_memory is not None:
-                    on_out_of_memory()
-                if not batcher.shrink(batch):
+            except oom as exc:
+                if len(batch) <= 1:
+                    _explain_single_item(exc, int(batcher.lengths[batch[0]]))
                     raise
+            else:
+                batcher.advance(len(batch))
+                bar.update(len(batch))
                 continue
-            batcher.advance(len(batch))
-            bar.update(len(batch))
+            if on_out_of_memory is not None:
+                on_out_of_memory()
+            batcher.shrink(batch)
     return results
+
+
+def split_on_out_of_memory(run: Callable[[Columns], T], columns: Columns,
+                           on_out_of_memory: Callable[[], None] | None = None) -> list[T]:
+    """``[run(columns)]``; when that runs out of memory, the outputs of its two halves in turn (halved again as
+    needed). A batch planned in advance (one device's share of a multi-device call) backs off this way."""
+    rows = len(columns["input_ids"])
+    try:
+        return [run(columns)]
+    except out_of_memory_errors() as exc:
+        if rows <= 1:
+            _explain_single_item(exc, len(columns["input_ids"][0]))
+            raise
+    if on_out_of_memory is not None:
+        on_out_of_memory()
+    half = (rows + 1) // 2
+    return [output for part in ({key: column[:half] for key, column in columns.items()},
+                                {key: column[half:] for key, column in columns.items()})
+            for output in split_on_out_of_memory(run, part, on_out_of_memory)]

@@ -2,11 +2,14 @@
 :class:`~flagcore.engine.pool.DevicePool` of worker processes built from the same constructor arguments.
 
 Batches are dealt out by padded-token count, the devices share the CPU thread budget while they run, one
-progress bar counts every device's texts, and results come back in batch order.
+progress bar counts every device's rows as each batch finishes, and results come back in batch order. Starting
+the workers (the first call) prints one line to stderr unless the call passed ``show_progress_bar=False``.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -22,6 +25,19 @@ if TYPE_CHECKING:
 RunStep = Callable[[str, tuple, Columns, "int | None"], Any]
 
 
+class Cancelled(RuntimeError):
+    """Raised in the parent's device thread when another device failed: its remaining batches are skipped."""
+
+
+def start_notice(devices: list[str], again: bool) -> str:
+    from .pool import worker_label
+
+    labels = [worker_label(devices, i) for i in range(1, len(devices))]
+    count = "1 worker process for device" if len(labels) == 1 else f"{len(labels)} worker processes for devices"
+    when = "again (the previous workers stopped)" if again else "(first call only)"
+    return f"flagcore: starting {count} {', '.join(labels)} {when}..."
+
+
 class MultiDeviceRunner:
     """Owns the worker pool of one model (started on first use, rebuilt if a worker died, closed with the model)."""
 
@@ -29,15 +45,20 @@ class MultiDeviceRunner:
         self.spec = spec
         self.devices = devices
         self._pool: DevicePool | None = None
+        self._started = False
         self._finalizer: Any = None
         self._owner = weakref.ref(owner)
 
-    def pool(self) -> DevicePool:
-        from .pool import DevicePool
+    def pool(self, notice: bool = False) -> DevicePool:
+        from .pool import DevicePool, refuse_in_bootstrapping_worker
 
+        refuse_in_bootstrapping_worker()
         if self._pool is not None and not self._pool.alive:
             self.close()
         if self._pool is None:
+            if notice:
+                print(start_notice(self.devices, self._started), file=sys.stderr, flush=True)
+            self._started = True
             self._pool = DevicePool(self.spec, list(self.devices))
             owner = self._owner()
             if owner is not None:
@@ -53,43 +74,53 @@ class MultiDeviceRunner:
 
     def run(self, batcher: Batcher, batches: list[np.ndarray], subset: Callable[[Any], Columns],
             run_step: RunStep, step_name: str, step_args: tuple, pad_to_multiple_of: int | None,
-            desc: str, show: bool) -> list[Any]:
-        """Every batch's output, in the order of ``batches``."""
+            desc: str, show: bool, *, unit: str = "text", notice: bool = True,
+            on_out_of_memory: Callable[[], None] | None = None) -> list[Any]:
+        """Every batch's output in the order of ``batches`` (a batch split after running out of memory gives
+        the outputs of its parts, in order)."""
         import torch
         from tqdm.auto import tqdm
 
-        from .pool import WorkerError, deal_batches
+        from .batching import split_on_out_of_memory
+        from .pool import deal_batches
 
         tokens = [len(b) * int(batcher.lengths[b[0]]) for b in batches]
         positions = deal_batches(tokens, len(self.devices))
         shares = [[subset(batches[p]) for p in share] for share in positions]
-        pool = self.pool()
-        bar = tqdm(total=len(batcher), desc=desc, unit="text", disable=not show, leave=False)
+        pool = self.pool(notice)
+        bar = tqdm(total=len(batcher), desc=desc, unit=unit, disable=not show, leave=False)
+        lock = threading.Lock()
 
-        def local(share: list[Columns], cancel: Any) -> list[Any]:
+        def advance(rows: int) -> None:
+            with lock:
+                bar.update(rows)
+
+        def run(columns: Columns) -> Any:
+            return run_step(step_name, step_args, columns, pad_to_multiple_of)
+
+        def local(share: list[Columns], cancel: threading.Event) -> list[Any]:
             outputs = []
             for columns in share:
                 if cancel.is_set():
-                    raise RuntimeError("cancelled: another device failed")
-                outputs.append(run_step(step_name, step_args, columns, pad_to_multiple_of))
-                bar.update(len(columns["input_ids"]))
+                    raise Cancelled("cancelled: another device failed")
+                outputs.append(split_on_out_of_memory(run, columns, on_out_of_memory))
+                advance(len(columns["input_ids"]))
             return outputs
 
         threads = torch.get_num_threads()
         if self.devices[0] == "cpu" and pool.cpu_threads:
             torch.set_num_threads(pool.cpu_threads)  # the CPU devices share the thread budget
         try:
-            per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local)
-            bar.update(sum(len(columns["input_ids"]) for share in shares[1:] for columns in share))
-        except WorkerError:
+            per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local, advance)
+        except BaseException:
             if not pool.alive:
                 self.close()
             raise
         finally:
             torch.set_num_threads(threads)
             bar.close()
-        results: list[Any] = [None] * len(batches)
+        parts: list[list[Any]] = [[] for _ in batches]
         for share, outputs in zip(positions, per_share, strict=True):
             for position, output in zip(share, outputs, strict=True):
-                results[position] = output
-        return results
+                parts[position] = output
+        return [output for part in parts for output in part]
