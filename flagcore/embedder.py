@@ -140,6 +140,15 @@ class AbsEmbedder(InferenceModel):
                                  max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
                                  batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs)
 
+    def encode_single_device(self, sentences: str | list[str], batch_size: int | None = None,
+                             max_length: int | None = None, convert_to_numpy: bool | None = None, device: Any = None,
+                             **kwargs: Any) -> Any:
+        """FlagEmbedding's name: :meth:`encode` on the model's first device only (``device``: that device or
+        None)."""
+        with self.first_device_only(device):
+            return self.encode(sentences, batch_size=batch_size, max_length=max_length,
+                               convert_to_numpy=convert_to_numpy, **kwargs)
+
     def encode_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
                      max_length: int, batch_size: int | None, convert_to_numpy: bool | None,
                      options: dict[str, Any], caller: Callable[..., Any] | None = None) -> Any:

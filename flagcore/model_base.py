@@ -14,6 +14,7 @@ from .engine.padding import Columns, pad_features, tokenizer_pad_values
 from .engine.placement import place_model
 from .engine.precision import DtypeName, check_quantize, compute_dtype_name, torch_dtype
 from .inputs import constructor_arguments, flag, positive_int, reject_unknown, split_call_options
+from .pool_methods import FlagEmbeddingPoolMethods
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +29,7 @@ DEFAULT_CPU_BATCH_TOKENS = 2048
 DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
 
 
-class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
+class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract through its subclasses
     """Base of :class:`~flagcore.AbsEmbedder` and :class:`~flagcore.AbsReranker`.
 
     A family's ``__init__`` calls ``super().__init__(...)`` with the shared arguments, then
@@ -164,7 +165,7 @@ class InferenceModel(ABC):  # noqa: B024 - abstract through its subclasses
         def subset(indices: np.ndarray) -> Columns:
             return {key: [column[i] for i in indices] for key, column in columns.items()}
 
-        if len(self.target_devices) > 1:
+        if len(self.target_devices) > 1 and not self._first_device_only:
             batches = batcher.all_batches()
             if len(batches) > 1:
                 runner = self._multi_device_runner()

@@ -105,6 +105,15 @@ class AbsReranker(InferenceModel):
         squash = _sigmoid if normalize else float
         return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
 
+    def compute_score_single_gpu(self, sentence_pairs: Any, batch_size: int | None = None,
+                                 query_max_length: int | None = None, max_length: int | None = None,
+                                 normalize: bool | None = None, device: Any = None, **kwargs: Any) -> Any:
+        """FlagEmbedding's name: :meth:`compute_score` on the model's first device only (``device``: that device or
+        None)."""
+        with self.first_device_only(device):
+            return self.compute_score(sentence_pairs, batch_size=batch_size, query_max_length=query_max_length,
+                                      max_length=max_length, normalize=normalize, **kwargs)
+
     def rank(self, query: str, documents: list[str], top_k: int | None = None, **kwargs: Any) -> list[RankedDocument]:
         """The documents ordered by their score against ``query``, best first: ``(index, score)`` pairs, ``index``
         being the position in ``documents`` (a flagcore addition, as sentence-transformers' ``CrossEncoder.rank``).

@@ -137,3 +137,50 @@ def test_rank_with_several_cutoff_layers_asks_for_one(monkeypatch):
     with pytest.raises(ValueError, match="one score per document.*cutoff_layers=28"):
         reranker.rank("q", ["a", "b"])
     assert [r.index for r in reranker.rank("q", ["a", "b"], cutoff_layers=4)] in ([0, 1], [1, 0])
+
+
+def test_single_device_methods(only_bge, models):
+    from flagcore import FlagModel, FlagReranker
+
+    model = FlagModel(str(models["tiny-bert"]), devices="cpu")
+    np.testing.assert_allclose(model.encode_single_device(["a b", "c"], device="cpu"), model.encode(["a b", "c"]),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"device='cuda:1': this model runs on 'cpu'"):
+        model.encode_single_device(["a"], device="cuda:1")
+    reranker = FlagReranker(str(models["tiny-bert-reranker"]), devices="cpu")
+    assert reranker.compute_score_single_gpu([("q", "p")]) == reranker.compute_score([("q", "p")])
+
+
+def test_m3_single_device_score(monkeypatch, models):
+    monkeypatch.setenv("FLAGCORE_LOAD_PLUGINS", "bge,m3")
+    from flagcore import BGEM3FlagModel
+
+    model = BGEM3FlagModel(str(models["tiny-m3"]), devices="cpu")
+    pairs = [("what", "a b c"), ("who", "d e")]
+    assert model.compute_score_single_device(pairs, device="cpu") == model.compute_score(pairs)
+
+
+@pytest.mark.slow
+def test_pool_methods_start_and_stop_the_workers(only_bge, models):
+    from flagcore import FlagModel
+
+    model = FlagModel(str(models["tiny-bert"]), devices=["cpu", "cpu"], batch_size=2)
+    try:
+        assert model.start_multi_process_pool() is model.device_pool is not None
+        processes = model.device_pool.processes
+        assert all(p.is_alive() for p in processes)
+        texts = [f"text {i} " * (i + 1) for i in range(6)]
+        with_pool = model.encode(texts)
+        single = model.encode_single_device(texts)
+        np.testing.assert_allclose(with_pool, single, atol=1e-6)
+        model.stop_self_pool()
+        assert model.device_pool is None
+        for process in processes:
+            process.join(5)
+        assert not any(p.is_alive() for p in processes)
+        pool = model.start_multi_process_pool(lambda *args: None)
+        model.stop_multi_process_pool(pool)
+        assert not pool.alive
+    finally:
+        model.close()
+    assert FlagModel(str(models["tiny-bert"]), devices="cpu").start_multi_process_pool() is None

@@ -215,6 +215,16 @@ class M3Embedder(AbsEmbedder):
             return rows[0]
         return {key: [row[key] for row in rows] for key in rows[0]}
 
+    def compute_score_single_device(self, sentence_pairs: Any, batch_size: int | None = None,
+                                    max_query_length: int | None = None, max_passage_length: int | None = None,
+                                    weights_for_different_modes: Any = None, device: Any = None,
+                                    **kwargs: Any) -> dict[str, Any]:
+        """FlagEmbedding's name: :meth:`compute_score` on the model's first device only."""
+        with self.first_device_only(device):
+            return self.compute_score(sentence_pairs, batch_size=batch_size, max_query_length=max_query_length,
+                                      max_passage_length=max_passage_length,
+                                      weights_for_different_modes=weights_for_different_modes, **kwargs)
+
     # -- FlagEmbedding's helpers -----------------------------------------------------------
     @staticmethod
     def compute_lexical_matching_score(lexical_weights_1: Any, lexical_weights_2: Any) -> Any:
