@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class FlagEmbeddingPoolMethods:
@@ -13,8 +13,11 @@ class FlagEmbeddingPoolMethods:
     from :class:`flagcore.model_base.InferenceModel`."""
 
     target_devices: list[str]
-    device: str
     _first_device_only: bool = False
+
+    if TYPE_CHECKING:
+        @property
+        def device(self) -> str: ...
 
     def start_multi_process_pool(self, process_target_func: Any = None) -> Any:
         """Start the worker processes for ``target_devices[1:]`` now (flagcore otherwise starts them at the first
