@@ -198,3 +198,12 @@ def docs(session: nox.Session) -> None:
     session.install(*DOCS_PACKAGES)
     session.run("mkdocs", "build", "--strict", "--site-dir", str(SITE_DIR), *session.posargs,
                 env={"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"})  # two plugins' banners
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the core and every family (each ships py.typed): the public API as users' type checkers see it."""
+    session.install(TORCH)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "mypy>=1.10")
+    packages = ["flagcore", *(str(next(Path(path).glob("flagcore_*"))) for path in family_plugins())]
+    session.run("mypy", "--ignore-missing-imports", *packages, *session.posargs)

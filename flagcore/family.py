@@ -9,7 +9,7 @@ internal and may change. Nothing here imports torch or transformers until a func
 - What a claim hook sees: :class:`ModelProbe` (``name``, ``config``, ``files``, ``model_type``, ``architectures``,
   ``num_labels``, ``auto_map``, ``has_file``, ``has_any_file``, ``has_m3_heads``, ``is_sequence_classifier``,
   ``read_json``, ``sentence_transformers_pooling``); :data:`M3_HEADS` and :func:`head_files` name the M3 head files.
-- FlagEmbedding's name table: :func:`names_for`, :func:`known_model` (a :class:`KnownModel`).
+- FlagEmbedding's name table: :func:`names_for`, :func:`known_model` (a :class:`KnownModel`), :func:`table_defaults`.
 - Types: :data:`Kind` / :data:`KINDS` (``"embedder"``, ``"reranker"``), :data:`Columns` (unpadded token columns),
   :class:`PoolingMethod`.
 - Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
@@ -38,7 +38,7 @@ from .inputs import (
     positive_int_or,
     reject_unknown,
 )
-from .known_models import KnownModel, known_model, names_for
+from .known_models import KnownModel, known_model, names_for, table_defaults
 from .loading import (
     TOKENIZER_FILES,
     WEIGHT_FILES,
@@ -93,4 +93,5 @@ __all__ = [
     "positive_int",
     "positive_int_or",
     "reject_unknown",
+    "table_defaults",
 ]

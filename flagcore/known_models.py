@@ -159,6 +159,13 @@ def known_model(name: str, kind: Kind) -> KnownModel | None:
     return KNOWN_MODELS[kind].get(name)
 
 
+def table_defaults(name: str, kind: Kind) -> dict[str, Any]:
+    """The constructor defaults FlagEmbedding's table gives ``name`` (pooling, query format, remote code); ``{}`` for a
+    name not in the table."""
+    row = known_model(name, kind)
+    return row.defaults if row is not None else {}
+
+
 def names_for(kind: Kind, model_class: str) -> tuple[str, ...]:
     """Every first-party name of one model class, for plugins that claim by name."""
     table = _EMBEDDER_NAMES if kind == "embedder" else _RERANKER_NAMES

@@ -1,13 +1,13 @@
 """Which models this family claims, how strongly, and with which defaults.
 
 Names follow FlagEmbedding 1.4.2's tables exactly (pooling, query instruction format, whether the model needs its
-repository's code: the rows of :func:`flagcore.family.known_model`). Beyond the names, local directories are
+repository's code: read with :func:`flagcore.family.table_defaults`). Beyond the names, local directories are
 recognised from config.json and their sentence-transformers files.
 """
 
 from __future__ import annotations
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, known_model, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for, table_defaults
 
 MODEL_CLASS = "encoder-only-base"
 
@@ -31,7 +31,7 @@ def _remote_code_defaults(probe: ModelProbe) -> dict:
 def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     known_model(probe.name, "embedder").defaults)
+                     table_defaults(probe.name, "embedder"))
     if not probe.is_local or not _is_encoder(probe) or probe.is_sequence_classifier:
         return None
     st_pooling = probe.sentence_transformers_pooling
@@ -52,7 +52,7 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
 def reranker_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("reranker", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table",
-                     known_model(probe.name, "reranker").defaults)
+                     table_defaults(probe.name, "reranker"))
     if not probe.is_local or not _is_encoder(probe) or not probe.is_sequence_classifier:
         return None
     if probe.num_labels != 1:

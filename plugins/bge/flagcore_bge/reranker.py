@@ -33,8 +33,8 @@ class CrossEncoderReranker(AbsReranker):
         self.template = PairTemplate.of(self.tokenizer)
         self._with_types = "token_type_ids" in (self.tokenizer.model_input_names or [])
 
-    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int
-                       ) -> dict[str, list[list[int]]]:
+    def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
+                       **options: Any) -> dict[str, list[list[int]]]:
         queries = self.tokenizer([q for q, _ in pairs], add_special_tokens=False, truncation=True,
                                  max_length=query_max_length)["input_ids"]
         passages = self.tokenizer([p for _, p in pairs], add_special_tokens=False, truncation=True,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -86,7 +87,7 @@ class CostWiseGemma(nn.Module):
         return range(self.start_layer, self.num_layers + 1, self.layer_sep)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                cutoff_layers: list[int], compress_ratio: int = 1, compress_layers: list[int] = ()) -> torch.Tensor:
+                cutoff_layers: list[int], compress_ratio: int = 1, compress_layers: Sequence[int] = ()) -> torch.Tensor:
         hidden = self.model.embed_tokens(input_ids)
         hidden = hidden * torch.tensor(self.hidden_scale, dtype=hidden.dtype)
         compressing = {i for i in compress_layers if i != 0} if compress_ratio > 1 else set()
@@ -110,7 +111,8 @@ class CostWiseGemma(nn.Module):
                                               attention_mask=masks[index % 2])
         scores = []
         for position, layer in enumerate(sorted(kept)):
-            logits = self.lm_head[position].linear_head(self.model.norm(kept[layer])).squeeze(-1)
+            head: Any = self.lm_head[position]
+            logits = head.linear_head(self.model.norm(kept[layer])).squeeze(-1)
             if self.final_softcap is not None:
                 logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
             scores.append(logits)

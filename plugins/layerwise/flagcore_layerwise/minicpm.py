@@ -93,7 +93,9 @@ class LayerWiseMiniCPM(nn.Module):
         return range(self.start_layer, self.num_layers + 1)
 
     def head(self, layer: int) -> nn.Linear:
-        return (self.lm_head[layer - self.start_layer] if self.head_multi else self.lm_head).linear_head
+        heads: Any = self.lm_head
+        head = heads[layer - self.start_layer] if self.head_multi else heads
+        return head.linear_head
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                 cutoff_layers: list[int]) -> torch.Tensor:

@@ -11,7 +11,7 @@ list of floats, several give one list per layer, in ascending layer order. Layer
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from flagcore_llm.loading import merge_adapter
 from flagcore_llm.reranker import LLMReranker, real_positions
@@ -27,7 +27,7 @@ class LayerWiseReranker(LLMReranker):
     call_options = frozenset({"prompt", "cutoff_layers"})
     always_bos = True
     #: builds this class's model from a checkpoint folder and a torch dtype
-    load_weights = staticmethod(load_layerwise_minicpm)
+    load_weights: Callable[..., Any] = staticmethod(load_layerwise_minicpm)
 
     def __init__(self, model_name_or_path: str, cutoff_layers: int | list[int] | None = None,
                  use_fp16: bool = False, use_bf16: bool = False, **kwargs: Any) -> None:

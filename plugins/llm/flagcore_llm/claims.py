@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, known_model, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for, table_defaults
 
 MODEL_CLASS = "decoder-only-base"
 PSEUDO_MOE_CLASS = "decoder-only-pseudo_moe"
@@ -52,7 +52,7 @@ def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim
 def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     known_model(probe.name, "embedder").defaults)
+                     table_defaults(probe.name, "embedder"))
     if not probe.is_local:
         return None
     if probe.config is None:

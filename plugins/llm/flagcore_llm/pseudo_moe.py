@@ -33,7 +33,7 @@ class PseudoMoEEmbedder(LLMEmbedder):
         super().__init__(model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, trust_remote_code=True, **kwargs)
 
     def embed_batch(self, batch: dict[str, Any], domain_for_pseudo_moe: str | None = None,
-                    domain: str | None = None) -> Any:
+                    domain: str | None = None, **options: Any) -> Any:
         import torch
 
         chosen = next((d for d in (domain_for_pseudo_moe, domain, self.domain_for_pseudo_moe) if d is not None), None)

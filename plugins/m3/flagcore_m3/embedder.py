@@ -106,7 +106,7 @@ class M3Embedder(AbsEmbedder):
 
     # -- one batch -------------------------------------------------------------------------
     def embed_batch(self, batch: dict[str, Any], return_dense: bool = True, return_sparse: bool = False,
-                    return_colbert_vecs: bool = False) -> dict[str, Any]:
+                    return_colbert_vecs: bool = False, **options: Any) -> dict[str, Any]:
         import torch
 
         hidden = self.model.backbone(**batch, return_dict=True).last_hidden_state
@@ -175,7 +175,7 @@ class M3Embedder(AbsEmbedder):
         return {**merged, "dense_vecs": None if dense is None else super().outputs_as_tensors(dense)}
 
     def empty_output(self, to_numpy: bool, return_dense: bool = True, return_sparse: bool = False,
-                     return_colbert_vecs: bool = False) -> dict[str, Any]:
+                     return_colbert_vecs: bool = False, **options: Any) -> dict[str, Any]:
         return {
             "dense_vecs": super().empty_output(to_numpy) if return_dense else None,
             "lexical_weights": [] if return_sparse else None,
@@ -195,7 +195,7 @@ class M3Embedder(AbsEmbedder):
         weights = scoring.check_weights(weights_for_different_modes)
         if not pairs:
             return {key: [] for key in ("colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense")}
-        everything = {"return_dense": True, "return_sparse": True, "return_colbert_vecs": True}
+        everything: dict[str, Any] = {"return_dense": True, "return_sparse": True, "return_colbert_vecs": True}
         sides = []
         for texts, limit in (([q for q, _ in pairs], max_query_length or self.query_max_length),
                              ([p for _, p in pairs], max_passage_length or self.passage_max_length)):
