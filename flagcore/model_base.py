@@ -42,6 +42,9 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
     _core_call_options: ClassVar[frozenset[str]] = frozenset({"pad_to_multiple_of", "show_progress_bar"})
     #: padded widths are rounded up to a multiple of this when a call does not pass ``pad_to_multiple_of``
     default_pad_to_multiple_of: ClassVar[int | None] = None
+    #: padded tokens per batch on a CPU when ``max_batch_tokens`` is not given (a family with costlier tokens may
+    #: want smaller batches: less padding, the same GEMM rate)
+    default_cpu_batch_tokens: ClassVar[int] = DEFAULT_CPU_BATCH_TOKENS
 
     _init_spec: tuple[tuple[Any, ...], dict[str, Any]]
     _runner: MultiDeviceRunner | None
@@ -206,7 +209,7 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         """Padded tokens per batch: ``max_batch_tokens``, or a default for the device."""
         if self.max_batch_tokens is not None:
             return self.max_batch_tokens
-        return DEFAULT_CPU_BATCH_TOKENS if self.device == "cpu" else DEFAULT_ACCELERATOR_BATCH_TOKENS
+        return self.default_cpu_batch_tokens if self.device == "cpu" else DEFAULT_ACCELERATOR_BATCH_TOKENS
 
     def _release_cached_memory(self) -> None:
         import torch

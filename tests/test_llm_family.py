@@ -159,6 +159,15 @@ def test_padding_side_and_pad_multiple_do_not_change_the_vectors(only_decoder_fa
     np.testing.assert_allclose(model.encode(TEXTS, pad_to_multiple_of=8), right, atol=1e-5)
 
 
+def test_decoders_batch_fewer_tokens_on_a_cpu(only_decoder_families, decoders):
+    model = FlagAutoModel.from_finetuned(decoders["tiny-llama"], devices="cpu")
+    assert model.batch_token_budget == 512  # encoders: 2048
+    budget = 64
+    narrow = FlagAutoModel.from_finetuned(decoders["tiny-llama"], devices="cpu", max_batch_tokens=budget)
+    assert narrow.batch_token_budget == budget
+    np.testing.assert_allclose(narrow.encode(TEXTS), model.encode(TEXTS), atol=1e-5)
+
+
 def test_truncate_dim_unnormalized_and_query_format(only_decoder_families, decoders):
     path = decoders["tiny-qwen3"]
     model = FlagAutoModel.from_finetuned(path, devices="cpu", truncate_dim=16, normalize_embeddings=False,
