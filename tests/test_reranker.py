@@ -83,7 +83,10 @@ def test_bad_pairs(reranker, bad, error, match):
 
 
 def test_unknown_arguments(reranker):
-    with pytest.raises(TypeError, match="passage_max_length"):
+    with pytest.raises(TypeError, match="query_max_len"):
+        FakeReranker("fake-model", devices="cpu", query_max_len=512)
+    # FlagEmbedding's reranker README passes passage_max_length, which its rerankers ignore: accepted, with a warning
+    with pytest.warns(UserWarning, match="passage_max_length=512 has no effect on a reranker"):
         FakeReranker("fake-model", devices="cpu", passage_max_length=512)
     with pytest.raises(TypeError, match="Accepted: .*max_length"):
         reranker.compute_score(PAIRS, max_len=3)
