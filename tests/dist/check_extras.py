@@ -65,6 +65,13 @@ def main() -> None:
     else:
         check(False, "Qwen3-Embedding-0.6B resolved without the llm family installed")
 
+    # flagcore-serve is a separate distribution (the serve extra): without it, 'flagcore serve' names the extra
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "flagcore", "serve", "BAAI/bge-m3"], capture_output=True, text=True)
+    check(done.returncode != 0 and "flagcore[serve]" in done.stderr,
+          f"'flagcore serve' without flagcore-serve: exit {done.returncode}, {done.stderr.strip()!r}")
+
     print(f"check_extras: OK (flagcore[m3] from {dist_dir}; plugins: {sorted(plugins)})")
 
 
