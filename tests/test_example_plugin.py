@@ -198,10 +198,14 @@ def test_a_pooling_method_other_than_max_is_refused(built):
 def test_flagcore_plugins_lists_it_with_version_and_description(venv):
     description = re.search(r'^description = "(.*)"$', (EXAMPLE / "pyproject.toml").read_text(), re.M).group(1)
     out = _run([venv["flagcore"], "plugins"], venv["env"], venv["home"])
-    rows = {line.split()[0]: line for line in out.splitlines()[2:]}
+    plugin_table, class_table = out.strip().split("\n\n")
+    rows = {line.split()[0]: line for line in plugin_table.splitlines()[2:]}
     assert set(rows) == {"bge", "maxpool"}, out
     assert rows["maxpool"].split()[1:4] == ["flagcore-example-maxpool", "0.1.0", "encoder-max-pool"], out
     assert rows["maxpool"].rstrip().endswith(description), out
+    # the second table: each class with its plugin, the pooling methods it registered, and its description
+    classes = {tuple(line.split()[:2]): line for line in class_table.splitlines()[2:]}
+    assert classes[("embedder", "encoder-max-pool")].split()[2:4] == ["maxpool", "max"], out
 
 
 def test_flagcore_explain_shows_both_claims_and_the_winner(venv, models):
