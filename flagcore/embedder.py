@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
 from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
 from .similarity import cosine_similarity
+from .streaming import PRETOKENIZED, stream_call
 
 if TYPE_CHECKING:
     import numpy as np
@@ -166,7 +167,8 @@ class AbsEmbedder(InferenceModel):
         max_length = fit_max_length(self, positive_int(max_length, "max_length"))
         if not texts:
             return self.empty_output(to_numpy, **family)
-        columns = tokenize(texts, max_length)
+        pretokenized = PRETOKENIZED.get()  # a stream's chunk, tokenized ahead in its tokenizer thread
+        columns = tokenize(texts, max_length) if pretokenized is None else pretokenized
         if TOKENIZE_ONLY.get():
             return columns
         # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
@@ -176,6 +178,29 @@ class AbsEmbedder(InferenceModel):
                                              (family, to_numpy or several), desc="Encoding", **core)
         merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
         return self.outputs_as_tensors(merged) if several and not to_numpy else merged
+
+    # -- streaming: any iterable in, one result per chunk out (flagcore.streaming) -----------------------------
+    def encode_stream(self, sentences: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
+                      **kwargs: Any) -> Iterator[Any]:
+        """Embed an iterable of texts of any length (a generator, a file's lines, a dataset column) chunk by chunk:
+        yields, in input order, exactly what :meth:`encode` returns for each chunk's list (``(n, d)`` numpy arrays;
+        M3's dicts), ``chunk_size`` rows at a time (8192 by default; the last chunk shorter). Memory is bounded by
+        the chunk size: the next chunk is read and tokenized in a background thread while the current one runs
+        (``prefetch`` chunks ahead), on every device of ``devices=[...]``. ``kwargs``: :meth:`encode`'s."""
+        return stream_call(self.encode, sentences, chunk_size=chunk_size, prefetch=prefetch,
+                           tokenize_only=TOKENIZE_ONLY, **kwargs)
+
+    def encode_queries_stream(self, queries: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
+                              **kwargs: Any) -> Iterator[Any]:
+        """:meth:`encode_stream` with :meth:`encode_queries` per chunk (the query instruction applies)."""
+        return stream_call(self.encode_queries, queries, chunk_size=chunk_size, prefetch=prefetch,
+                           tokenize_only=TOKENIZE_ONLY, **kwargs)
+
+    def encode_corpus_stream(self, corpus: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
+                             **kwargs: Any) -> Iterator[Any]:
+        """:meth:`encode_stream` with :meth:`encode_corpus` per chunk (the passage instruction applies)."""
+        return stream_call(self.encode_corpus, corpus, chunk_size=chunk_size, prefetch=prefetch,
+                           tokenize_only=TOKENIZE_ONLY, **kwargs)
 
     # -- serving hooks: tokenize each request on its own, run the rows of many in shared batches ------------------
     def tokenize_inputs(self, texts: list[str], *, query: bool = False) -> Columns:

@@ -31,6 +31,18 @@ def test_formats_with_plain_fields_still_work(instruction_format):
     assert "text" in format_instruction(instruction_format, "", "text")
 
 
+def test_get_detailed_instruct_refuses_a_format_it_cannot_apply(embedder):
+    # it formats without the check: AttributeError / IndexError escaped from str.format
+    with pytest.raises(ValueError, match=r"instruction_format='\{0\[0\]\}\{1\}' cannot format the instruction str '' "
+                                         r"and the text: IndexError: .*; use two '\{\}' fields"):
+        embedder.get_detailed_instruct("{0[0]}{1}", "", "text")
+    with pytest.raises(ValueError, match="AttributeError: 'str' object has no attribute 'real'"):
+        embedder.get_detailed_instruct("{0.real}{1}", "q", "text")
+    with pytest.raises(TypeError, match="instruction_format must be a string"):
+        embedder.get_detailed_instruct(None, "q", "text")
+    assert embedder.get_detailed_instruct("Instruct: {}\\nQuery: {}", "q", "t") == "Instruct: q\nQuery: t"
+
+
 def test_a_format_is_checked_as_it_is_used_with_a_literal_backslash_n():
     # "\\n" becomes a newline before formatting: here the newline is the fill character of a valid spec
     assert format_instruction(check_instruction_format("{:\\n<3}{}", "f"), "a", "b") == "a\n\nb"

@@ -60,16 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("models", cmd_models, "FlagEmbedding's model names: class, family, defaults, installed or not")
     p.add_argument("--kind", choices=("embedder", "reranker"))
 
-    p = command("encode", cmd_encode, "embed texts, one per line, from a file or stdin")
+    p = command("encode", cmd_encode, "embed texts (lines, JSON lines or a Parquet column) from a file or stdin, "
+                                      "streamed in chunks; a rerun resumes an interrupted file output")
     _model_arguments(p)
     p.add_argument("-o", "--output", default="-",
-                   help="a .npy file, or JSON lines {text, embedding} to a file or stdout (default)")
+                   help="a .npy file, a .parquet file, or JSON lines {text, embedding} to a file or stdout (default)")
     p.add_argument("--queries", action="store_true", help="encode as queries (the query instruction applies)")
     p.add_argument("--instruction", help="query instruction (query_instruction_for_retrieval)")
     p.add_argument("--pooling-method", choices=list_plugins_pooling() or None,
                    help="how token states become one vector (the methods the installed embedder classes offer)")
     p.add_argument("--quantize", choices=QUANTIZE_CHOICES,
                    help="int8 on a CPU: faster, embeddings within ~0.997 cosine of fp32 (see docs/quantization.md)")
+    p.add_argument("--column", help="the text column of a Parquet or JSON lines input (default: text)")
+    p.add_argument("--chunk-size", type=int,
+                   help="texts read, embedded and written at a time (default 8192); a rerun resumes after the last "
+                        "complete chunk")
+    p.add_argument("--ray", action="store_true",
+                   help="run on a Ray cluster (Parquet in, a folder of Parquet files out; needs flagcore[ray])")
 
     p = command("rerank", cmd_rerank, "rank candidates (one per line, from a file or stdin) against a query; "
                                       "prints JSON lines {index, score, text}, best first")

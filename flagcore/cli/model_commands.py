@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -23,24 +25,93 @@ def _options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    """Embed the input chunk by chunk into the output (memory bounded by ``--chunk-size``, not the corpus). A file
+    output records its progress in ``OUT.progress.json``: the same command run again after a crash continues after
+    the last complete chunk. ``--ray`` hands a Parquet file to Ray Data (flagcore-ray) instead."""
+    if getattr(args, "ray", False):
+        return _encode_with_ray(args)
+    import collections
+    import tempfile
+
+    from tqdm.auto import tqdm
+
     from ..auto import FlagAutoModel
+    from ..streaming import DEFAULT_CHUNK_SIZE, chunked
+    from .resume import Progress
+    from .stream_io import JsonlSink, NpySink, ParquetSink, Sink, Source, dense_rows, file_format
 
-    texts = read_lines(args.input)
-    model = FlagAutoModel.from_finetuned(args.model, **_options(
-        args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
-        query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize))
-    encode = model.encode_queries if args.queries else model.encode_corpus
-    embeddings = encode(texts, show_progress_bar=len(texts) > model.batch_size)
-    if args.output.endswith(".npy"):
-        import numpy as np
+    column = getattr(args, "column", None) or "text"
+    chunk_size = getattr(args, "chunk_size", None) or DEFAULT_CHUNK_SIZE
+    out_format = "npy" if args.output.endswith(".npy") else file_format(args.output)
+    if out_format == "text":
+        out_format = "jsonl"  # any other name (or stdout) gets JSON lines, as before
+    with tempfile.TemporaryDirectory() as spool_dir:
+        path = args.input
+        if path == "-" and out_format == "npy":  # a memory-mapped .npy needs the row count: spool stdin to disk
+            path = os.path.join(spool_dir, "stdin.txt")
+            with open(path, "w", encoding="utf-8") as spool:
+                shutil.copyfileobj(sys.stdin, spool)
+        source = Source(path, column)
+        total = source.count()
+        model = FlagAutoModel.from_finetuned(args.model, **_options(
+            args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
+            query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize))
+        progress = None
+        if args.input != "-" and args.output != "-":
+            settings = {key: getattr(args, key, None) for key in (
+                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize")}
+            progress = Progress(args.output, {"input": source.fingerprint(), "settings": settings,
+                                              "chunk_size": chunk_size, "format": out_format})
+        done = progress.rows_done if progress else 0
+        sink: Sink
+        if out_format == "npy":
+            sink = NpySink(args.output, int(total or 0), resume=bool(progress and progress.resuming))
+        elif out_format == "parquet":
+            sink = ParquetSink(args.output, resume=bool(progress and progress.resuming))
+        else:
+            sink = JsonlSink(args.output, progress.sink_state if progress else None)
+        pending: collections.deque[list[str]] = collections.deque()
 
-        np.save(args.output, embeddings)
-        print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.output}", file=sys.stderr)
-        return 0
-    sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    with sink:
-        for text, vector in zip(texts, embeddings, strict=True):
-            sink.write(json.dumps({"text": text, "embedding": [float(x) for x in vector]}, ensure_ascii=False) + "\n")
+        def feed() -> Any:  # the stream reads ahead in its tokenizer thread; the chunks wait here for their output
+            for chunk in chunked(source.texts(done), chunk_size):
+                pending.append(chunk)
+                yield from chunk
+
+        encode_stream = model.encode_queries_stream if args.queries else model.encode_corpus_stream
+        bar = tqdm(total=total, initial=done, desc="Encoding", unit="text", file=sys.stderr,
+                   disable=total is not None and total - done <= model.batch_size)
+        try:
+            for output in encode_stream(feed(), chunk_size=chunk_size):
+                texts = pending.popleft()
+                sink.write(done, texts, dense_rows(output))
+                done += len(texts)
+                if progress:
+                    progress.save(done, sink.state())
+                bar.update(len(texts))
+        finally:
+            bar.close()
+        if isinstance(sink, NpySink):
+            sink.finish(model.embedding_dim)
+        else:
+            sink.finish()
+        if progress:
+            progress.done()
+    if out_format == "npy":
+        print(f"wrote {done} x {model.embedding_dim} embeddings to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _encode_with_ray(args: argparse.Namespace) -> int:
+    try:
+        import flagcore_ray
+    except ImportError as exc:
+        raise ImportError("flagcore encode --ray needs flagcore-ray: pip install 'flagcore[ray]'") from exc
+    options = _options(args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
+                       query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize)
+    options.pop("devices", None)  # each actor gets its own device from Ray
+    rows = flagcore_ray.encode_parquet(args.input, args.output, args.model, column=getattr(args, "column", None)
+                                       or "text", query=args.queries, **options)
+    print(f"wrote {rows} embeddings to {args.output} (Parquet files)", file=sys.stderr)
     return 0
 
 
