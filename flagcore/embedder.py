@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
-from .limits import fit_max_length
+from .limits import check_room_for_special_tokens, fit_max_length
 from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
 from .similarity import cosine_similarity
 from .streaming import PRETOKENIZED, stream_call
@@ -61,6 +61,18 @@ class AbsEmbedder(InferenceModel):
         self.convert_to_numpy = flag(convert_to_numpy, "convert_to_numpy")
         self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
 
+    @property
+    def tokenizer(self) -> Any:
+        return self.__dict__.get("_tokenizer")
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Any) -> None:
+        # the constructor's token limits need the tokenizer's special tokens: checked once a family has loaded it
+        self.__dict__["_tokenizer"] = tokenizer
+        if tokenizer is not None:
+            for name in ("query_max_length", "passage_max_length"):
+                check_room_for_special_tokens(self, getattr(self, name), name)
+
     # -- what a family provides ------------------------------------------------------------
     @abstractmethod
     def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
@@ -85,7 +97,8 @@ class AbsEmbedder(InferenceModel):
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        self.query_max_length = self.passage_max_length = positive_int(value, "max_seq_length")
+        value = check_room_for_special_tokens(self, positive_int(value, "max_seq_length"), "max_seq_length")
+        self.query_max_length = self.passage_max_length = value
 
     @staticmethod
     def similarity(embeddings_1: Any, embeddings_2: Any) -> Any:
@@ -132,10 +145,12 @@ class AbsEmbedder(InferenceModel):
     def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
                convert_to_numpy: bool | None = None, instruction: str | None = None,
                instruction_format: str | None = None, **kwargs: Any) -> Any:
-        """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``."""
+        """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``.
+        ``instruction_format`` defaults to ``"{}{}"`` (None), and is checked as the constructor checks its formats."""
         texts, single = as_texts(sentences)
         if instruction is not None:
-            fmt = check_instruction_format(instruction_format or "{}{}", "instruction_format")
+            fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
+                                           "instruction_format")
             texts = [format_instruction(fmt, instruction, text) for text in texts]
         return self.encode_texts(texts, single, self.tokenize,
                                  max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
@@ -164,7 +179,8 @@ class AbsEmbedder(InferenceModel):
         to_numpy = self.convert_to_numpy if convert_to_numpy is None else flag(convert_to_numpy, "convert_to_numpy")
         if to_tensor is not None and flag(to_tensor, "convert_to_tensor"):
             to_numpy = False  # sentence-transformers' switch: a tensor whatever convert_to_numpy says
-        max_length = fit_max_length(self, positive_int(max_length, "max_length"))
+        max_length = fit_max_length(self, check_room_for_special_tokens(
+            self, positive_int(max_length, "max_length"), "max_length"))
         if not texts:
             return self.empty_output(to_numpy, **family)
         pretokenized = PRETOKENIZED.get()  # a stream's chunk, tokenized ahead in its tokenizer thread
@@ -241,6 +257,8 @@ class AbsEmbedder(InferenceModel):
         """Truncate to ``truncate_dim``, L2-normalise, convert one batch's ``embed_batch`` output."""
         import torch
 
+        if embeddings.dtype == torch.bfloat16:  # normalised in fp32: bf16 keeps ~3 significant digits
+            embeddings = embeddings.float()
         if self.truncate_dim is not None:
             if self.truncate_dim > embeddings.shape[-1]:
                 raise ValueError(f"truncate_dim={self.truncate_dim} is wider than the model's {embeddings.shape[-1]}-"
@@ -249,8 +267,6 @@ class AbsEmbedder(InferenceModel):
         if self.normalize_embeddings:
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
         if to_numpy:
-            if embeddings.dtype == torch.bfloat16:
-                embeddings = embeddings.float()
             return embeddings.cpu().numpy()
         return embeddings
 

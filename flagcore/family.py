@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from .claims import MAX_SCORE, Claim, Evidence
 from .embedder import AbsEmbedder
+from .engine.devices import resolve_devices
 from .engine.padding import Columns
 from .enums import KINDS, POOLING_METHODS, Kind, PoolingMethod
 from .hookspecs import hookimpl
@@ -93,5 +94,6 @@ __all__ = [
     "positive_int",
     "positive_int_or",
     "reject_unknown",
+    "resolve_devices",
     "table_defaults",
 ]

@@ -5,6 +5,7 @@ The machinery itself lives in ``flagcore.engine``."""
 from __future__ import annotations
 
 import os
+import warnings
 from abc import ABC
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
@@ -13,8 +14,9 @@ from .engine.batching import Batcher, run_batches
 from .engine.devices import DevicesArg, resolve_devices
 from .engine.padding import Columns, pad_features, tokenizer_pad_values
 from .engine.placement import place_model
-from .engine.precision import DtypeName, check_quantize, compute_dtype_name, torch_dtype
+from .engine.precision import DtypeName, check_quantize, compute_dtype_name, cpu_precision_notice, torch_dtype
 from .inputs import constructor_arguments, flag, positive_int, reject_unknown, split_call_options
+from .limits import holder_position_limit
 from .pool_methods import FlagEmbeddingPoolMethods
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
     #: extra keyword arguments a family's encode/compute_score accepts (forwarded to its batch hook)
     call_options: ClassVar[frozenset[str]] = frozenset()
     _core_call_options: ClassVar[frozenset[str]] = frozenset({"pad_to_multiple_of", "show_progress_bar"})
-    #: padded widths are rounded up to a multiple of this when a call does not pass ``pad_to_multiple_of``
+    #: padded widths are rounded up to a multiple of this when a call does not pass ``pad_to_multiple_of`` (never
+    #: past a learned position table: a batch that would round past it is padded to the table's length)
     default_pad_to_multiple_of: ClassVar[int | None] = None
     #: padded tokens per batch on a CPU when ``max_batch_tokens`` is not given (a family with costlier tokens may
     #: want smaller batches: less padding, the same GEMM rate)
@@ -83,6 +86,12 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         self.cache_dir = cache_dir
         self.target_devices = resolve_devices(devices)
         self.quantize = check_quantize(quantize, self.target_devices)
+        if self.quantize and self.use_bf16:
+            raise ValueError(f"quantize={self.quantize!r} and use_bf16=True are two different fast paths; pass one of "
+                             "them (int8 is faster, bf16 closer to fp32: see docs/benchmarks.md)")
+        notice = cpu_precision_notice(self.target_devices, self.use_bf16)
+        if notice:
+            warnings.warn(notice, UserWarning, stacklevel=3)
         self.tokenizer: Any = None
         self.model: Any = None
         self._placed = False
@@ -99,12 +108,20 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
 
     @property
     def compute_dtype(self) -> DtypeName:
-        """'float32' on a CPU whatever use_fp16/use_bf16 say; otherwise what they ask for."""
+        """What the matrix multiplies compute in: on a CPU 'float32', or 'bfloat16' with ``use_bf16=True`` where the
+        CPU has native bf16; on an accelerator what use_fp16/use_bf16 ask for."""
         return compute_dtype_name(self.device, self.use_fp16, self.use_bf16)
 
     @property
+    def cpu_bf16(self) -> bool:
+        """The CPU bf16 path: block linear weights in bf16, the forward under bf16 autocast, the rest in fp32."""
+        return self.device.split(":")[0] == "cpu" and self.compute_dtype == "bfloat16"
+
+    @property
     def torch_dtype(self):  # type: ignore[no-untyped-def]
-        return torch_dtype(self.compute_dtype)
+        """The dtype weights load in: the compute dtype, except fp32 on the CPU bf16 path (norms, residual stream and
+        heads stay fp32 there; only the blocks' linear weights become bf16, when the model is placed)."""
+        return torch_dtype("float32" if self.cpu_bf16 else self.compute_dtype)
 
     def _place_model(self) -> None:
         """Move the model to its device, in its compute dtype, in eval mode, once."""
@@ -112,7 +129,8 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
             return
         if self.model is None:
             raise RuntimeError(f"{type(self).__name__} has no model: its __init__ must load self.model")
-        place_model(self.model, self.device, self.torch_dtype, self.quantize)
+        place_model(self.model, self.device, self.torch_dtype, self.quantize,
+                    block_linear_dtype=torch_dtype("bfloat16") if self.cpu_bf16 else None)
         self._placed = True
 
     # -- tokenized features ----------------------------------------------------------------
@@ -138,8 +156,9 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         import torch
 
         self._place_model()
-        batch = pad_features(columns, self.pad_values(), self.padding_side, pad_to_multiple_of)
-        with torch.inference_mode():
+        batch = pad_features(columns, self.pad_values(), self.padding_side, pad_to_multiple_of,
+                             holder_position_limit(self))
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16):
             return getattr(self, step_name)({key: tensor.to(self.device) for key, tensor in batch.items()},
                                             *step_args)
 

@@ -15,6 +15,9 @@ from typing import Any
 # existing directory is taken to be a local path.
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
 _LISTING_DEPTH = 2
+#: what Linux allows (and what a reference beyond it cannot be, hub ids being shorter still): bytes per file or folder
+#: name, and in a whole path
+_NAME_MAX, _PATH_MAX = 255, 4095
 
 #: BGE-M3's extra heads, each stored as ``<name>.safetensors`` or ``<name>.pt`` next to the backbone.
 M3_HEADS = ("colbert_linear", "sparse_linear")
@@ -71,6 +74,7 @@ class ModelProbe:
             raise ValueError("model_name_or_path is empty; pass a model directory or a hub id such as 'BAAI/bge-m3'")
         name = model_name_from_reference(reference)
         path = Path(os.path.expanduser(reference.strip()))
+        _check_path_length(str(path))
         from_cache = False
         if not path.is_dir():
             snapshot = cached_snapshot(reference, cache_dir) if looks_like_hub_id(reference) else None
@@ -79,6 +83,8 @@ class ModelProbe:
             path, from_cache = snapshot, True
         files = frozenset(_list_files(path, _LISTING_DEPTH))
         config = _read_json(path / "config.json") if "config.json" in files else None
+        if not isinstance(config, dict):  # `true` or `[1]` is no config: treated as an unreadable one
+            config = None
         return cls(reference=reference, name=name, local_dir=path, config=config, files=files,
                    from_hub_cache=from_cache)
 
@@ -136,7 +142,12 @@ class ModelProbe:
         return any(a.endswith("ForSequenceClassification") for a in self.architectures)
 
     def read_json(self, relative_path: str) -> dict[str, Any] | None:
-        """A JSON file of the directory, or None when absent or unreadable."""
+        """A JSON file of the directory holding an object, as a dict; None when it is absent, unreadable or holds
+        anything else (a list, ``true``)."""
+        value = self._read_any_json(relative_path)
+        return value if isinstance(value, dict) else None
+
+    def _read_any_json(self, relative_path: str) -> Any:
         if self.local_dir is None or relative_path not in self.files:
             return None
         return _read_json(self.local_dir / relative_path)
@@ -160,7 +171,7 @@ class ModelProbe:
         return chosen[0] if len(chosen) == 1 else None
 
     def _pooling_config_path(self) -> str | None:
-        modules = self.read_json("modules.json")
+        modules = self._read_any_json("modules.json")
         if isinstance(modules, list):
             for module in modules:
                 if isinstance(module, dict) and str(module.get("type", "")).endswith("Pooling"):
@@ -180,8 +191,7 @@ class ModelProbe:
                 parts.append(f"found in the Hugging Face cache at {str(self.local_dir)!r}")
             if self.config is None:
                 if "config.json" in self.files:
-                    problem = _json_problem(self.local_dir / "config.json")
-                    parts.append(f"its config.json cannot be read as JSON ({problem})")
+                    parts.append(f"its config.json {_json_problem(self.local_dir / 'config.json')}")
                 else:
                     parts.append(f"directory {str(self.local_dir)!r} has no config.json")
             else:
@@ -229,10 +239,21 @@ def cached_snapshot(hub_id: str, cache_dir: str | os.PathLike[str] | None = None
 def _json_problem(path: Path) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
-            json.load(fh)
+            value = json.load(fh)
     except (OSError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return "not a JSON object"
+        return f"cannot be read as JSON ({type(exc).__name__}: {exc})"
+    return f"is not a JSON object (it holds {json.dumps(value)[:40]})"
+
+
+def _check_path_length(path: str) -> None:
+    encoded = path.encode("utf-8", "surrogatepass")
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > _NAME_MAX or len(encoded) > _PATH_MAX:
+        what = (f"a name of {len(longest):,} bytes ({longest[:40].decode('utf-8', 'replace')!r}...)"
+                if len(longest) > _NAME_MAX else f"{len(encoded):,} bytes")
+        raise ValueError(f"model_name_or_path is too long to be a model directory or a hub id: it has {what}, and "
+                         f"the file system allows {_NAME_MAX} bytes per file or folder name and {_PATH_MAX:,} in all; "
+                         "pass a model directory or a hub id such as 'BAAI/bge-m3'")
 
 
 def _read_json(path: Path) -> Any:

@@ -94,8 +94,10 @@ def test_without_normalisation():
     np.testing.assert_allclose(out, hidden, atol=1e-6)
 
 
-def test_cpu_computes_in_fp32_whatever_use_fp16_says():
-    model = FakeEmbedder("fake-model", devices="cpu", use_fp16=True, use_bf16=True)
+def test_cpu_computes_in_fp32_whatever_use_fp16_says(monkeypatch):
+    monkeypatch.setenv("FLAGCORE_CPU_BF16", "0")  # a CPU without native bf16: use_bf16 stays fp32 too
+    with pytest.warns(UserWarning, match="no native bf16"):
+        model = FakeEmbedder("fake-model", devices="cpu", use_fp16=True, use_bf16=True)
     assert model.compute_dtype == "float32"
     model.model.half()  # as if a family had loaded half-precision weights
     out = model.encode(TEXTS)

@@ -134,8 +134,11 @@ def test_compression_arguments_are_checked(model):
 def test_the_deprecated_compress_layer_still_works(model):
     expected = model.compute_score(PAIRS, compress_ratio=2, compress_layers=[1])
     with pytest.warns(FutureWarning, match="compress_layer= is deprecated"):
-        got = model.compute_score(PAIRS, compress_ratio=2, compress_layer=[1], compress_layers=[3])
+        got = model.compute_score(PAIRS, compress_ratio=2, compress_layer=[1])
     np.testing.assert_allclose(got, expected, atol=1e-6)
+    # beside compress_layers= it no longer wins in silence (tests/test_input_edges_families.py)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="pass only compress_layers"):
+        model.compute_score(PAIRS, compress_ratio=2, compress_layer=[1], compress_layers=[3])
 
 
 def test_cutoff_layers_follow_layer_sep(only_layerwise, tmp_path):

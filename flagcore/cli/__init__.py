@@ -1,4 +1,4 @@
-"""The ``flagcore`` command: ``plugins``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``, and the
+"""The ``flagcore`` command: ``plugins``, ``env``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``, and the
 commands installed distributions add through the ``flagcore.commands`` entry-point group (``serve``)."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from typing import Any, Sequence
 from .. import __version__
 from ..engine.precision import QUANTIZE_CHOICES
 from ..plugins import host
-from .inspect_commands import cmd_explain, cmd_models, cmd_plugins
+from .inspect_commands import cmd_env, cmd_explain, cmd_models, cmd_plugins
 from .model_commands import cmd_bench, cmd_encode, cmd_rerank
 
 EXAMPLES = {
     "plugins": "example:\n  flagcore plugins",
+    "env": "examples:\n  flagcore env\n  flagcore env --json",
     "explain": "examples:\n  flagcore explain BAAI/bge-m3\n  flagcore explain ./my-finetune --kind reranker",
     "models": "examples:\n  flagcore models\n  flagcore models --kind reranker",
     "encode": ("examples:\n  flagcore encode BAAI/bge-small-en-v1.5 -i passages.txt -o vectors.npy\n"
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     command("plugins", cmd_plugins, "list loaded plugins and the model classes each registered")
+    p = command("env", cmd_env, "this machine as flagcore sees it: versions, the CPU's bf16/int8 support, "
+                                "accelerators, optional backends")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (as benchmark records carry it)")
     p = command("explain", cmd_explain, "show every plugin's claim on a model and which one wins")
     p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
@@ -132,6 +136,9 @@ def _model_arguments(p: argparse.ArgumentParser, input_default: str | None = "-"
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="token limit per text (per pair for a reranker)")
     p.add_argument("--devices", help="e.g. cpu, cuda:0")
+    p.add_argument("--bf16", action="store_true",
+                   help="compute in bf16 (use_bf16=True): ~2x faster on a CPU with native bf16 (see flagcore env), "
+                        "embeddings within ~0.99997 cosine of fp32; fp32 on a CPU without it")
 
 
 def list_plugins_pooling() -> list[str]:

@@ -1,5 +1,5 @@
-"""Commands that look at what is installed and how a model resolves: ``plugins``, ``explain``, ``models``.
-None of them loads a model."""
+"""Commands that look at what is installed, this machine, and how a model resolves: ``plugins``, ``env``,
+``explain``, ``models``. None of them loads a model."""
 
 from __future__ import annotations
 
@@ -71,4 +71,58 @@ def cmd_models(args: argparse.Namespace) -> int:
                          json.dumps(row.query_instruction_format) if kind == "embedder" else "-",
                          "yes" if installed else f"no: pip install 'flagcore[{row.extra}]'"))
     print(table(("name", "kind", "model class", "family", "pooling", "query format", "installed"), rows))
+    return 0
+
+
+def environment_report() -> dict[str, object]:
+    """flagcore, Python, torch and transformers versions, the CPU's deciding flags, accelerators, optional
+    backends: what a bug report or a benchmark record needs."""
+    import importlib.util
+    import platform
+
+    import torch
+
+    from .. import __version__
+    from ..engine.cpu import cpu_report
+
+    def version(package: str) -> str | None:
+        import importlib_metadata
+
+        try:
+            return importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            return None
+
+    cpu = cpu_report()
+    return {
+        "flagcore": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(), "transformers": version("transformers"),
+        **cpu.as_record(),
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "openvino": version("openvino") if importlib.util.find_spec("openvino") else None,
+        "cpu_paths": {
+            "fp32": "always",
+            "use_bf16=True": "bf16 matrix multiplies (native)" if cpu.native_bf16 else
+            "fp32 (no native bf16 here; bf16 would be ~100x slower)",
+            "quantize='int8'": "int8 dot products (" + ("native)" if cpu.int8_dot else "no VNNI: emulated, slower)"),
+        },
+    }
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    report = environment_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from ..engine.cpu import cpu_report
+
+    print(f"flagcore {report['flagcore']}, Python {report['python']}, torch {report['torch']} "
+          f"({report['torch_threads']} threads), transformers {report['transformers'] or 'not installed'}")
+    print(f"CPU: {cpu_report().describe()}")
+    cuda = report["cuda_devices"]
+    print(f"CUDA: {', '.join(cuda) if isinstance(cuda, list) and cuda else 'none'}")
+    print(f"OpenVINO: {report['openvino'] or 'not installed (pip install flagcore[openvino])'}")
+    paths = report["cpu_paths"]
+    assert isinstance(paths, dict)
+    print(table(("CPU path", "on this machine"), list(paths.items())))
     return 0

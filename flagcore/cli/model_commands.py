@@ -14,13 +14,16 @@ from typing import Any, TextIO
 
 def read_lines(source: str) -> list[str]:
     """One text per line from a file, or from stdin for ``-``."""
-    stream: TextIO = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    from .stream_io import check_input_file
+
+    stream: TextIO = sys.stdin if source == "-" else open(check_input_file(source), encoding="utf-8")
     with stream:
         return stream.read().splitlines()
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
-    options = {"model_class": args.model_class, "devices": args.devices, "batch_size": args.batch_size, **extra}
+    options = {"model_class": args.model_class, "devices": args.devices, "batch_size": args.batch_size,
+               "use_bf16": True if args.bf16 else None, **extra}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -59,7 +62,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         progress = None
         if args.input != "-" and args.output != "-":
             settings = {key: getattr(args, key, None) for key in (
-                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize")}
+                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize", "bf16")}
             progress = Progress(args.output, {"input": source.fingerprint(), "settings": settings,
                                               "chunk_size": chunk_size, "format": out_format})
         done = progress.rows_done if progress else 0
@@ -154,6 +157,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from ..auto import FlagAutoModel, FlagAutoReranker
+    from ..engine.cpu import cpu_report
 
     texts = read_lines(args.input) if args.input else [
         f"Sentence {i}: the quick brown fox jumps over the lazy dog, " * (1 + i % 8) for i in range(args.texts)]
@@ -182,5 +186,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     unit = "pairs" if args.kind == "reranker" else "texts"
     print(f"{args.model}: {len(texts) / median:.1f} {unit}/s (median of {args.runs} runs of {len(texts)} {unit}: "
           f"{median:.3f} s, min {min(seconds):.3f} s, max {max(seconds):.3f} s) on {model.device}, "
-          f"{model.compute_dtype}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+          f"{model.compute_dtype}, {torch.get_num_threads()} threads, torch {torch.__version__}; CPU: "
+          f"{cpu_report().describe()}")
     return 0

@@ -38,11 +38,19 @@ def need_pyarrow() -> Any:
 
 
 # -- input -----------------------------------------------------------------------------------------------------
+def check_input_file(path: str) -> str:
+    """``path``, refused when it is a directory (open() would say only "Is a directory")."""
+    if path != "-" and os.path.isdir(path):
+        raise FileNotFoundError(f"--input {path!r} is a directory, not a file: pass a file with one text per line "
+                                "(or JSON lines, or Parquet), or - for stdin")
+    return path
+
+
 class Source:
     """The texts of one input file: ``count()`` rows (None when unknown), ``texts(skip)`` from row ``skip`` on."""
 
     def __init__(self, path: str, column: str = "text") -> None:
-        self.path = path
+        self.path = check_input_file(path)
         self.column = column
         self.format = file_format(path)
 

@@ -10,15 +10,12 @@ arithmetic, slower, after one warning.
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any, Callable
 
 import torch
 
-# Linear layers inside repeated transformer blocks ("encoder.layer.3.", "model.layers.0.", "h.11." ...).
-# Embeddings, poolers and task heads are small and stay in fp32.
-BLOCK_LINEAR = re.compile(r"(^|\.)(layer|layers|h|block|blocks)\.\d+\.")
+from .placement import block_linear_names
 
 _fused_kernels: tuple[Callable[..., Any], Callable[..., Any]] | None = None
 _use_fused = True
@@ -95,8 +92,7 @@ class Int8Linear(torch.nn.Module):
 
 def quantize_transformer_blocks(model: torch.nn.Module) -> int:
     """Replace the Linear layers of ``model``'s transformer blocks by ``Int8Linear``, in place; returns how many."""
-    targets = [name for name, module in model.named_modules()
-               if isinstance(module, torch.nn.Linear) and BLOCK_LINEAR.search(name + ".")]
+    targets = block_linear_names(model)
     if not targets:
         raise ValueError(
             f"quantize='int8' found no linear layers inside repeated transformer blocks of {type(model).__name__} "

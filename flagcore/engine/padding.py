@@ -23,8 +23,11 @@ def pad_features(
     pad_values: Mapping[str, int],
     padding_side: str = "right",
     pad_to_multiple_of: int | None = None,
+    max_width: int | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Pad each column (``input_ids``, ``attention_mask``, ...) to the longest row; return int64 tensors.
+    """Pad each column (``input_ids``, ``attention_mask``, ...) to the longest row, rounded up to a multiple of
+    ``pad_to_multiple_of`` but never past ``max_width`` (a model's position table: padded to it then, the longest row
+    being no longer); return int64 tensors.
 
     Columns without an entry in ``pad_values`` are padded with 0.
     """
@@ -33,9 +36,12 @@ def pad_features(
 
     first = next(iter(columns.values()))
     rows = len(first)
-    width = max((len(r) for r in first), default=0)
+    longest = max((len(r) for r in first), default=0)
+    width = longest
     if pad_to_multiple_of:
         width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        if max_width is not None:
+            width = max(min(width, max_width), longest)
     out = {}
     for key, values in columns.items():
         array = np.full((rows, width), pad_values.get(key, 0), dtype=np.int64)

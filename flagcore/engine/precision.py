@@ -8,10 +8,12 @@ DtypeName = Literal["float32", "float16", "bfloat16"]
 
 
 def compute_dtype_name(device: str, use_fp16: bool, use_bf16: bool) -> DtypeName:
-    """fp32 on a CPU whatever the flags say (half precision there is ~100x slower);
-    otherwise bf16 if asked, else fp16 if asked, else fp32 (bf16 wins, as in FlagEmbedding)."""
+    """On a CPU: bf16 when asked and the CPU has native bf16, else fp32 (fp16, and bf16 without native support, run
+    ~100x slower there). Elsewhere: bf16 if asked, else fp16 if asked, else fp32 (bf16 wins, as in FlagEmbedding)."""
     if device.split(":")[0] == "cpu":
-        return "float32"
+        from .cpu import has_native_bf16
+
+        return "bfloat16" if use_bf16 and has_native_bf16() else "float32"
     if use_bf16:
         return "bfloat16"
     if use_fp16:
@@ -26,6 +28,16 @@ def torch_dtype(name: DtypeName):  # type: ignore[no-untyped-def]
 
 
 QUANTIZE_CHOICES = ("int8",)
+
+
+def cpu_precision_notice(devices: list[str], use_bf16: bool) -> str | None:
+    """The one-line notice for ``use_bf16=True`` on a CPU without native bf16 (it computes in fp32 there), else None."""
+    from .cpu import CPU_BF16_ENV, has_native_bf16
+
+    if not use_bf16 or not any(d.split(":")[0] == "cpu" for d in devices) or has_native_bf16():
+        return None
+    return (f"use_bf16=True: this CPU has no native bf16 (AVX512-BF16, AMX or Arm BF16), where bf16 runs ~100x slower "
+            f"than fp32, so the model computes in fp32 (set {CPU_BF16_ENV}=1 if the detection is wrong)")
 
 
 def check_quantize(value: str | None, devices: list[str]) -> str | None:

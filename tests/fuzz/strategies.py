@@ -13,6 +13,7 @@ a single item, and whether it is valid (True: must be accepted, False: must be r
 from __future__ import annotations
 
 import json
+import math
 import string
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -285,11 +286,9 @@ GOOD_FORMATS = st.one_of(
                      "\u05e9{}\u200f{}\x00", "{:\\n<3}{}"]),
     st.builds(lambda a, b, c: f"{a}{{}}{b}{{}}{c}", *[short_texts.map(_escape_braces)] * 3),
 )
-# known bug: encode(instruction=..., instruction_format="") takes the empty format for the default "{}{}" (`or` in
-# AbsEmbedder.encode) although the constructors refuse "" ("it drops the text"); "" is not drawn
 BAD_FORMATS = st.one_of(
     st.sampled_from(["{}", "plain", "{", "}", "{2}", "{x}", "{}{}{}", "{0}", "{:d}{}", "{0!z}{1}", "{0[0]}{1}",
-                     "{0.real}{1}", "{0[x]}{1}", "{:{}}{}"]),
+                     "{0.real}{1}", "{0[x]}{1}", "{:{}}{}", ""]),
     st.just(None).map(lambda _: 5), st.just(b"{}{}"),
 )
 #: built from format-like pieces: any mix of valid and invalid formats (attribute and index fields included)
@@ -305,21 +304,17 @@ CTOR_INSTRUCTIONS = st.sampled_from([None, "", "Represent this sentence for sear
 
 BATCH_SIZE = Arg(good=st.one_of(ints(1, 300), st.none(), ints(1, 300).map(np.int64)), bad=NOT_POSITIVE_INT)
 PAD_TO_MULTIPLE_OF = Arg(good=st.one_of(ints(1, 64), st.just(False)), bad=st.one_of(st.integers(-5, 0), st.just(True)))
-# known bug: on an encoder with learned positions (BERT: 512), a pad_to_multiple_of that rounds a batch past them
-# (512 tokens padded to a multiple of 3, or any text padded to 1000) raises RuntimeError from torch; encoders are
-# only given divisors of 512
-# known bug: a max_length below the tokenizer's special tokens (1 for BERT and XLM-R, which add 2) truncates
-# nothing: the whole text is embedded, and past 512 tokens torch raises RuntimeError; encoders get max_length >= 2
+#: the smallest max_length of the encoders (BERT and XLM-R add 2 special tokens); a smaller one is refused
 ENCODER_MIN_LENGTH = 2
-PAD_TO_MULTIPLE_OF_ENCODER = Arg(good=st.one_of(st.sampled_from([1, 2, 4, 8, 16, 32, 64]), st.just(False)),
-                                 bad=PAD_TO_MULTIPLE_OF.bad)
 SHOW_PROGRESS_BAR = Arg(good=st.just(False))
 CONVERT_TO_NUMPY = Arg(good=st.one_of(FLAGS, st.none()), bad=NOT_A_FLAG)
 
 
 def max_length_arg(limit: int, low: int = 1) -> Arg:
-    """Token limits up to ``limit``; ``None`` means the model's default."""
-    return Arg(good=st.one_of(ints(low, limit), st.none(), ints(low, limit).map(np.int32)), bad=NOT_POSITIVE_INT)
+    """Token limits from ``low`` up to ``limit`` (those below ``low`` are refused); ``None`` means the model's
+    default."""
+    bad = NOT_POSITIVE_INT if low == 1 else st.one_of(NOT_POSITIVE_INT, ints(1, low - 1))
+    return Arg(good=st.one_of(ints(low, limit), st.none(), ints(low, limit).map(np.int32)), bad=bad)
 
 
 def encode_table(limit: int, *, instruction: bool = True, pad: Arg = PAD_TO_MULTIPLE_OF, low: int = 1
@@ -337,7 +332,8 @@ def encode_table(limit: int, *, instruction: bool = True, pad: Arg = PAD_TO_MULT
 def embedder_ctor_table(hidden: int, limit: int, pooling: tuple[str, ...], bad_pooling: tuple[str, ...],
                         low: int = 1) -> dict:
     """``from_finetuned`` arguments of an embedder, from small sets (every distinct set loads a model); token limits
-    from ``low`` up."""
+    from ``low`` up (those below are refused)."""
+    below = list(range(1, low))
     return {
         "pooling_method": Arg(good=st.sampled_from(pooling), bad=st.sampled_from(bad_pooling)),
         "normalize_embeddings": Arg(good=st.booleans(), bad=st.sampled_from(["no", 1])),
@@ -347,8 +343,8 @@ def embedder_ctor_table(hidden: int, limit: int, pooling: tuple[str, ...], bad_p
         "query_instruction_format": Arg(good=st.sampled_from(["{}{}", "{}\n{}", "Instruct: {}\\nQuery: {}", "{1}"]),
                                         bad=st.sampled_from(["{}", "{0.real}{1}", "{0[x]}{1}", "{}{}{}"])),
         "passage_instruction_for_retrieval": Arg(good=CTOR_INSTRUCTIONS),
-        "query_max_length": Arg(good=st.sampled_from([low, 3, 16, limit]), bad=st.sampled_from([0, -2, "8"])),
-        "passage_max_length": Arg(good=st.sampled_from([low, 3, 16, limit]), bad=st.sampled_from([0, 8.0])),
+        "query_max_length": Arg(good=st.sampled_from([low, 3, 16, limit]), bad=st.sampled_from([0, -2, "8", *below])),
+        "passage_max_length": Arg(good=st.sampled_from([low, 3, 16, limit]), bad=st.sampled_from([0, 8.0, *below])),
         "batch_size": Arg(good=st.sampled_from([1, 3, 256]), bad=st.sampled_from([0, None])),
         "max_batch_tokens": Arg(good=st.sampled_from([1, 64, 4096]), bad=st.sampled_from([0, -8])),
     }
@@ -356,14 +352,19 @@ def embedder_ctor_table(hidden: int, limit: int, pooling: tuple[str, ...], bad_p
 
 # -- M3 helpers ---------------------------------------------------------------------------------------------------
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
-# known bug: weights_for_different_modes with NaN / inf (or sums that overflow) give NaN mixed scores; only finite,
-# bounded weights are drawn as valid, see tests/test_fuzz.py
+#: NaN, an infinity, an int too large for a float, or finite weights whose sums overflow (every mixed score NaN)
+NON_FINITE_WEIGHTS = st.one_of(
+    st.tuples(st.floats(0, 1e3), st.floats(0, 1e3), st.sampled_from([math.nan, math.inf, -math.inf, 10**400])
+              ).flatmap(lambda w: st.permutations(w)),
+    st.sampled_from([[1e308, 1e308, 1], [1, 1e308, 1e308], (1.7e308, 0, 1.7e308)]),
+)
 M3_WEIGHTS = Arg(
     good=st.one_of(st.tuples(*[st.floats(0, 1e3)] * 3).filter(lambda w: w[0] + w[1] > 0),
                    st.lists(st.integers(0, 5), min_size=3, max_size=3).filter(lambda w: w[0] + w[1] > 0),
-                   st.just(np.array([0.4, 0.2, 0.4]))),
+                   st.just(np.array([0.4, 0.2, 0.4])), st.just([1e300, 1e300, 1e300])),
     bad=st.one_of(st.lists(finite, max_size=2), st.lists(finite, min_size=4, max_size=5), st.just([0, 0, 1]),
-                  st.just([-1, 0, 5]), st.just(["a", "b", "c"]), st.just(5), st.just({"dense": 1})),
+                  st.just([-1, 0, 5]), st.just(["a", "b", "c"]), st.just(5), st.just({"dense": 1}),
+                  NON_FINITE_WEIGHTS),
 )
 lexical_keys = st.one_of(st.integers(0, 300).map(str), texts)
 lexical_dicts = st.dictionaries(lexical_keys, st.floats(0, 10), max_size=8)
@@ -404,18 +405,8 @@ json_files = st.one_of(
 )
 
 
-def _not_a_truthy_non_object(content: bytes) -> bool:
-    try:
-        value = json.loads(content)
-    except ValueError:
-        return True
-    return isinstance(value, dict) or not value
-
-
-# known bug: a config.json (or sentence-transformers pooling config) holding valid JSON that is not an object
-# (`true`, `1`, `"x"`, `[1]`) makes ModelProbe.config / read_json return it, and every claim hook then fails with
-# AttributeError ("'bool' object has no attribute 'get'"), reported as a PluginWarning from the plugin; not drawn
-config_files = json_files.filter(_not_a_truthy_non_object)
+#: JSON that is not an object (`true`, `[1]`) is read as no config at all
+config_files = st.one_of(json_files, st.sampled_from([b"true", b"1", b'"x"', b"[1]", b"[{}]"]))
 pooling_files = st.one_of(
     st.dictionaries(st.sampled_from(["pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_lasttoken",
                                      "pooling_mode_max_tokens", "word_embedding_dimension"]), json_values, max_size=3
@@ -429,11 +420,9 @@ modules_files = st.one_of(
     ).map(lambda v: json.dumps(v).encode()),
     json_files,
 )
-#: "<parent>" is replaced by the test with the path of the materialised directory's parent
-# known bug: an adapter_config.json whose base_model_name_or_path is the adapter's own folder ("<self>"), or a
-# folder whose adapter names it back ("<sibling>"), sends flagcore-llm's claims into infinite recursion
-# (RecursionError, reported as a PluginWarning from the llm plugin); such cycles are not drawn
-ADAPTER_BASES = ("<parent>", "BAAI/bge-m3", "bge-en-icl", "", "   ", "/nonexistent/model",
+#: replaced by the test with a path: "<parent>" the materialised directory's parent, "<self>" the directory itself,
+#: "<sibling>" a folder beside it whose adapter_config.json names the directory back (base model chains that loop)
+ADAPTER_BASES = ("<parent>", "<self>", "<sibling>", "BAAI/bge-m3", "bge-en-icl", "", "   ", "/nonexistent/model",
                  "Qwen/Qwen3-Embedding-0.6B")
 adapter_files = st.one_of(
     st.fixed_dictionaries({"base_model_name_or_path": st.one_of(st.sampled_from(ADAPTER_BASES), json_values)},

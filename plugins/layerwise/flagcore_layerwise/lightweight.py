@@ -10,7 +10,7 @@ the right whatever the tokenizer says (the compression needs it). The model is t
 - ``compress_layers`` (default ``[8]``): an int or a list, each in ``[0, num_hidden_layers - 1]``; layer 0 never
   compresses (FlagEmbedding's rule, warned), and a compression at or above the highest cutoff layer has nothing
   left to speed up. ``compress_layer=`` at call time is FlagEmbedding's deprecated spelling; it still works, with a
-  ``FutureWarning``.
+  ``FutureWarning`` and the same checks; given together with ``compress_layers=`` it is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ class LightweightReranker(LayerWiseReranker):
                              f"into one), got {ratio}")
         return ratio
 
-    def check_compress_layers(self, layers: Any, ratio: int) -> list[int]:
-        """The layers before which passages are compressed, each in ``[0, num_hidden_layers - 1]``."""
+    def check_compress_layers(self, layers: Any, ratio: int, argument: str = "compress_layers") -> list[int]:
+        """The layers before which passages are compressed, each in ``[0, num_hidden_layers - 1]``; ``argument``
+        names them in messages."""
         last = self.model.num_layers - 1
         if layers is None:
             defaults = list(DEFAULT_COMPRESS_LAYERS)
@@ -65,10 +66,10 @@ class LightweightReranker(LayerWiseReranker):
         items = [layers] if isinstance(layers, int) else layers
         if not isinstance(items, (list, tuple)) or not all(
                 isinstance(c, int) and not isinstance(c, bool) for c in items):
-            raise TypeError(f"compress_layers must be an int or a list of ints, not {layers!r}")
+            raise TypeError(f"{argument} must be an int or a list of ints, not {layers!r}")
         outside = [c for c in items if not 0 <= c <= last]
         if outside:
-            raise ValueError(f"compress_layers {outside} are outside [0, {last}]: a compression runs before one of "
+            raise ValueError(f"{argument} {outside} are outside [0, {last}]: a compression runs before one of "
                              f"the {last + 1} layers of {self.model_name_or_path}")
         if ratio > 1 and 0 in items:
             warnings.warn("compress layer 0 is ignored: passages are never compressed before the first layer "
@@ -76,18 +77,23 @@ class LightweightReranker(LayerWiseReranker):
         return sorted(set(items))
 
     def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
+        argument = "compress_layers"
         if "compress_layer" in kwargs:
             warnings.warn("compress_layer= is deprecated (as in FlagEmbedding); use compress_layers=",
                           FutureWarning, stacklevel=2)
             alias = kwargs.pop("compress_layer")
             if alias is not None:
-                kwargs["compress_layers"] = alias
+                if kwargs.get("compress_layers") is not None:
+                    raise ValueError(f"compress_layer={alias!r} and compress_layers={kwargs['compress_layers']!r} "
+                                     "are both given: pass only compress_layers (compress_layer is its deprecated "
+                                     "spelling)")
+                kwargs["compress_layers"], argument = alias, "compress_layer"
         ratio = kwargs.get("compress_ratio")
         if ratio is not None:
             kwargs["compress_ratio"] = self.check_compress_ratio(ratio)
         if kwargs.get("compress_layers") is not None:
             kwargs["compress_layers"] = self.check_compress_layers(
-                kwargs["compress_layers"], kwargs.get("compress_ratio") or self.compress_ratio)
+                kwargs["compress_layers"], kwargs.get("compress_ratio") or self.compress_ratio, argument)
         return super().compute_score(sentence_pairs, *args, **kwargs)
 
     def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,

@@ -5,7 +5,7 @@ model is this family's own implementation of the checkpoint's architecture (:mod
 ``cutoff_layers`` (constructor or call; an int or a list) picks the layers a score is read at: one layer gives a
 list of floats, several give one list per layer, in ascending layer order. Layers outside
 ``[start_layer, num_hidden_layers]`` are dropped with a warning, as FlagEmbedding does; none left is a
-``ValueError``. The default is the last layer.
+``ValueError``. The constructor's default is the last layer; a call's default (``None``) is the constructor's layers.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class LayerWiseReranker(LLMReranker):
 
     def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
         if "cutoff_layers" in kwargs:
-            kwargs["cutoff_layers"] = self.check_cutoff_layers(kwargs["cutoff_layers"])
+            layers = kwargs["cutoff_layers"]  # None: the constructor's layers, as FlagEmbedding does
+            kwargs["cutoff_layers"] = self.cutoff_layers if layers is None else self.check_cutoff_layers(layers)
         return super().compute_score(sentence_pairs, *args, **kwargs)
 
     def score_batch(self, batch: dict[str, Any], cutoff_layers: list[int] | None = None, **options: Any) -> Any:

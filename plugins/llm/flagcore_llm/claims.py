@@ -4,12 +4,16 @@ Names follow FlagEmbedding 1.4.2's tables exactly (query instruction format, whe
 repository's code). Beyond the names, a local directory whose config.json describes a causal language model is
 an LLM embedder with last-token pooling: at architecture strength when a sentence-transformers pooling module
 says last-token, as a fallback otherwise. A LoRA adapter folder (``adapter_config.json``) is judged by its base
-model. bge-en-icl's config cannot be told apart from a plain Mistral, so ICL is claimed by name only (by the
-flagcore-icl family).
+model; a chain of base models that comes back to a folder already seen (an adapter naming its own folder, two
+naming each other) is not claimed, with a ``UserWarning`` saying where it loops. bge-en-icl's config cannot be told
+apart from a plain Mistral, so ICL is claimed by name only (by the flagcore-icl family).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
 from typing import Callable
 
 from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for, table_defaults
@@ -38,25 +42,37 @@ def adapter_base(probe: ModelProbe) -> ModelProbe | None:
     return ModelProbe.from_reference(base) if isinstance(base, str) and base.strip() else None
 
 
-def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim | None]) -> Claim | None:
+def loop_message(adapter_folder: str | os.PathLike[str], base: str | os.PathLike[str]) -> str:
+    """The adapter in ``adapter_folder`` leads, through base_model_name_or_path, back to ``base``."""
+    return (f"the adapter_config.json base model chain loops back to {os.fspath(base)} (from the adapter in "
+            f"{os.fspath(adapter_folder)}): base_model_name_or_path must name a model, not an adapter of the chain")
+
+
+def _through_adapter(probe: ModelProbe, claim_base: Callable[..., Claim | None],
+                     seen: frozenset[Path] = frozenset()) -> Claim | None:
+    """The base model's claim on an adapter folder; ``seen``: the adapter folders already followed (resolved)."""
     base = adapter_base(probe)
-    if base is None:
+    if base is None or probe.local_dir is None:
         return None
-    claim = claim_base(base)
+    seen = seen | {Path(os.path.realpath(probe.local_dir))}
+    if base.local_dir is not None and Path(os.path.realpath(base.local_dir)) in seen:
+        warnings.warn(loop_message(probe.local_dir, base.local_dir), UserWarning, stacklevel=2)
+        return None
+    claim = claim_base(base, seen)
     if claim is None:
         return None
     reason = f"LoRA adapter over {base.reference!r}: {claim.reason}"
     return Claim(claim.model_class, claim.score, reason, claim.defaults)
 
 
-def embedder_claim(probe: ModelProbe) -> Claim | None:
+def embedder_claim(probe: ModelProbe, seen: frozenset[Path] = frozenset()) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
                      table_defaults(probe.name, "embedder"))
     if not probe.is_local:
         return None
     if probe.config is None:
-        return _through_adapter(probe, embedder_claim)
+        return _through_adapter(probe, embedder_claim, seen)
     if not is_causal_lm(probe) or probe.is_sequence_classifier:
         return None
     st_pooling = probe.sentence_transformers_pooling
@@ -72,13 +88,13 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
                  "last-token pooling assumed", defaults)
 
 
-def reranker_claim(probe: ModelProbe) -> Claim | None:
+def reranker_claim(probe: ModelProbe, seen: frozenset[Path] = frozenset()) -> Claim | None:
     if probe.name in names_for("reranker", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
     if not probe.is_local:
         return None
     if probe.config is None:
-        return _through_adapter(probe, reranker_claim)
+        return _through_adapter(probe, reranker_claim, seen)
     if not any(a.endswith("ForCausalLM") for a in probe.architectures):
         return None
     return Claim(MODEL_CLASS, Evidence.FALLBACK + 20,

@@ -11,25 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import pool
+from flagcore.family import pool, resolve_devices
 
 from .claims import LAST_TOKEN, PSEUDO_MOE_CLASS
 from .embedder import LLMEmbedder
 
 
 class PseudoMoEEmbedder(LLMEmbedder):
-    """An LLM embedder with domain routing. Defaults to bf16 off the CPU (fp32 on a CPU, as everywhere)."""
+    """An LLM embedder with domain routing. Defaults to bf16 off the CPU and fp32 on a CPU, as everywhere
+    (``use_bf16=True`` opts into the CPU bf16 path)."""
 
     call_options = frozenset({"domain_for_pseudo_moe", "domain"})
     forward_options: dict[str, Any] = {}  # repository code: only the arguments FlagEmbedding passes
 
-    def __init__(self, model_name_or_path: str, use_fp16: bool = False, use_bf16: bool = True,
+    def __init__(self, model_name_or_path: str, use_fp16: bool = False, use_bf16: bool | None = None,
                  domain_for_pseudo_moe: str | None = None, trust_remote_code: bool = False, **kwargs: Any) -> None:
         if not trust_remote_code:
             raise ValueError(
                 f"{PSEUDO_MOE_CLASS} runs the model repository's own code (its domain routing); flagcore runs it only "
                 "when you pass trust_remote_code=True, after checking that you trust that repository")
         self.domain_for_pseudo_moe = domain_for_pseudo_moe
+        if use_bf16 is None:  # FlagEmbedding's default is bf16: kept off the CPU only
+            use_bf16 = any(d.split(":")[0] != "cpu" for d in resolve_devices(kwargs.get("devices")))
         super().__init__(model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, trust_remote_code=True, **kwargs)
 
     def embed_batch(self, batch: dict[str, Any], domain_for_pseudo_moe: str | None = None,

@@ -22,7 +22,7 @@ from flagcore.family import (
     load_pretrained,
     local_model_folder,
     pool,
-    positive_int,
+    positive_int_or,
 )
 
 from . import scoring
@@ -195,13 +195,14 @@ class M3Embedder(AbsEmbedder):
         weights = scoring.check_weights(weights_for_different_modes)
         if not pairs:
             return {key: [] for key in ("colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense")}
+        # None means the model's limit; 0 is refused like any other limit
+        query_limit = positive_int_or(max_query_length, self.query_max_length, "max_query_length")
+        passage_limit = positive_int_or(max_passage_length, self.passage_max_length, "max_passage_length")
         everything: dict[str, Any] = {"return_dense": True, "return_sparse": True, "return_colbert_vecs": True}
         sides = []
-        for texts, limit in (([q for q, _ in pairs], max_query_length or self.query_max_length),
-                             ([p for _, p in pairs], max_passage_length or self.passage_max_length)):
+        for texts, limit in (([q for q, _ in pairs], query_limit), ([p for _, p in pairs], passage_limit)):
             unique = list(dict.fromkeys(texts))
-            encoded = self.encode(unique, batch_size=batch_size, max_length=positive_int(limit, "max_length"),
-                                  **everything, **kwargs)
+            encoded = self.encode(unique, batch_size=batch_size, max_length=limit, **everything, **kwargs)
             position = {text: i for i, text in enumerate(unique)}
             sides.append((encoded, [position[t] for t in texts]))
         (q_out, q_index), (p_out, p_index) = sides
@@ -236,7 +237,8 @@ class M3Embedder(AbsEmbedder):
 
     def convert_id_to_token(self, lexical_weights: Any) -> Any:
         """Lexical weights keyed by token text instead of token id: a dict for a dict (and, as FlagEmbedding returns
-        it, for a list of one dict), a list of dicts for a longer list."""
+        it, for a list of one dict), a list of dicts for a longer list. Every key must be a token id of the
+        tokenizer's vocabulary (``0`` to ``len(tokenizer) - 1``), as an int or a string of one."""
         if isinstance(lexical_weights, dict):
             return self._decode_keys(lexical_weights)
         if isinstance(lexical_weights, list) and all(isinstance(w, dict) for w in lexical_weights):
@@ -246,7 +248,15 @@ class M3Embedder(AbsEmbedder):
 
     def _decode_keys(self, weights: dict[str, float]) -> dict[str, float]:
         decoded: dict[str, float] = {}
+        vocabulary = len(self.tokenizer)
         for token_id, weight in weights.items():
-            token = self.tokenizer.decode([int(token_id)])
+            try:
+                number = int(token_id)
+            except (TypeError, ValueError, OverflowError):
+                number = None
+            if number is None or not 0 <= number < vocabulary:
+                raise ValueError(f"convert_id_to_token: {token_id!r} is not a token id of the vocabulary: keys must "
+                                 f"be token ids from 0 to {vocabulary - 1}")
+            token = self.tokenizer.decode([number])
             decoded[token] = max(weight, decoded.get(token, weight))
         return decoded
