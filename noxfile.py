@@ -40,8 +40,8 @@ def _install_for_tests(session: nox.Session) -> None:
     # peft: the LoRA adapter tests; hypothesis: the property-based tests (tests/test_fuzz.py); openai, httpx: the
     # clients of tests/test_serve.py (plugins/serve, installed with the families, brings FastAPI and uvicorn);
     # plugins/ray, installed with them too, brings ray[data] and pyarrow for tests/test_ray.py and the Parquet paths of
-    # tests/test_stream_cli.py
-    session.install("-e", ".[test]", *editable, *GGUF_CONVERT, "peft", "hypothesis", *SERVE_TEST)
+    # tests/test_stream_cli.py; the openvino extra: backend="openvino" (tests/test_openvino.py)
+    session.install("-e", ".[test,openvino]", *editable, *GGUF_CONVERT, "peft", "hypothesis", *SERVE_TEST)
 
 
 @nox.session

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 from .engine.batching import Batcher, run_batches
 from .engine.devices import DevicesArg, resolve_devices
+from .engine.openvino import check_backend
 from .engine.padding import Columns, pad_features, tokenizer_pad_values
 from .engine.placement import place_model
 from .engine.precision import DtypeName, check_quantize, compute_dtype_name, cpu_precision_notice, torch_dtype
@@ -52,6 +53,10 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
     #: padded tokens per batch on a CPU when ``max_batch_tokens`` is not given (a family with costlier tokens may
     #: want smaller batches: less padding, the same GEMM rate)
     default_cpu_batch_tokens: ClassVar[int] = DEFAULT_CPU_BATCH_TOKENS
+    #: the ``backend=`` values the class serves; "openvino" converts the module at ``backbone_path``
+    backends: ClassVar[tuple[str, ...]] = ("torch",)
+    #: dotted attribute path, from the instance, of the torch module another backend replaces
+    backbone_path: ClassVar[str] = "model"
 
     _init_spec: tuple[tuple[Any, ...], dict[str, Any]]
     _runner: MultiDeviceRunner | None
@@ -74,6 +79,7 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         cache_dir: str | None,
         max_batch_tokens: int | None = None,
         quantize: str | None = None,
+        backend: str = "torch",
         **kwargs: Any,
     ) -> None:
         reject_unknown(f"{type(self).__name__}()", kwargs, self.accepted_arguments())
@@ -89,6 +95,10 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         if self.quantize and self.use_bf16:
             raise ValueError(f"quantize={self.quantize!r} and use_bf16=True are two different fast paths; pass one of "
                              "them (int8 is faster, bf16 closer to fp32: see docs/benchmarks.md)")
+        self.backend = check_backend(backend, self.target_devices, self.backends, type(self).__name__)
+        if self.backend != "torch" and self.quantize:
+            raise ValueError(f"quantize={self.quantize!r} is a torch path; with backend={self.backend!r} pass "
+                             "use_bf16=True for the fast path instead")
         notice = cpu_precision_notice(self.target_devices, self.use_bf16)
         if notice:
             warnings.warn(notice, UserWarning, stacklevel=3)
@@ -129,9 +139,36 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
             return
         if self.model is None:
             raise RuntimeError(f"{type(self).__name__} has no model: its __init__ must load self.model")
+        torch_bf16 = self.cpu_bf16 and self.backend == "torch"
         place_model(self.model, self.device, self.torch_dtype, self.quantize,
-                    block_linear_dtype=torch_dtype("bfloat16") if self.cpu_bf16 else None)
+                    block_linear_dtype=torch_dtype("bfloat16") if torch_bf16 else None)
         self._placed = True
+
+    def _convert_backbone(self, example: dict[str, Any]) -> None:
+        """Swap the torch backbone for its OpenVINO conversion (cached on disk), once, on the first padded batch."""
+        import torch
+
+        from .engine.openvino import OpenVINOBackbone, convert
+
+        owner_path, _, name = self.backbone_path.rpartition(".")
+        owner = self._attribute(owner_path) if owner_path else self
+        module = getattr(owner, name)
+        if isinstance(module, OpenVINOBackbone):
+            return
+        # one more padding column on every row: the traced graph must keep the attention mask, which transformers
+        # drops when a batch has no padding at all
+        pads = self.pad_values()
+        example = {key: torch.cat([t, torch.full((t.shape[0], 1), pads.get(key, 0), dtype=t.dtype)], dim=1)
+                   for key, t in example.items()}
+        converted = convert(module, example, bf16=self.cpu_bf16, threads=torch.get_num_threads())
+        delattr(owner, name)  # a torch module's child can only be replaced by another module once it is gone
+        setattr(owner, name, converted)
+
+    def _attribute(self, path: str) -> Any:
+        value: Any = self
+        for part in path.split("."):
+            value = getattr(value, part)
+        return value
 
     # -- tokenized features ----------------------------------------------------------------
     @property
@@ -158,9 +195,11 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         self._place_model()
         batch = pad_features(columns, self.pad_values(), self.padding_side, pad_to_multiple_of,
                              holder_position_limit(self))
+        tensors = {key: tensor.to(self.device) for key, tensor in batch.items()}
+        if self.backend == "openvino":
+            self._convert_backbone(tensors)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16):
-            return getattr(self, step_name)({key: tensor.to(self.device) for key, tensor in batch.items()},
-                                            *step_args)
+            return getattr(self, step_name)(tensors, *step_args)
 
     def _run_batched(
         self,
@@ -243,4 +282,5 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model_name_or_path={self.model_name_or_path!r}, "
                 f"device={self.device!r}, dtype={self.compute_dtype!r}"
-                + (f", quantize={self.quantize!r})" if self.quantize else ")"))
+                + (f", quantize={self.quantize!r}" if self.quantize else "")
+                + (f", backend={self.backend!r})" if self.backend != "torch" else ")"))

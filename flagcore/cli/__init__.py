@@ -9,6 +9,7 @@ import warnings
 from typing import Any, Sequence
 
 from .. import __version__
+from ..engine.openvino import BACKENDS
 from ..engine.precision import QUANTIZE_CHOICES
 from ..plugins import host
 from .inspect_commands import cmd_env, cmd_explain, cmd_models, cmd_plugins
@@ -136,6 +137,8 @@ def _model_arguments(p: argparse.ArgumentParser, input_default: str | None = "-"
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="token limit per text (per pair for a reranker)")
     p.add_argument("--devices", help="e.g. cpu, cuda:0")
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="torch (default), or openvino on a CPU (needs flagcore[openvino]; converted once, cached)")
     p.add_argument("--bf16", action="store_true",
                    help="compute in bf16 (use_bf16=True): ~2x faster on a CPU with native bf16 (see flagcore env), "
                         "embeddings within ~0.99997 cosine of fp32; fp32 on a CPU without it")

@@ -23,7 +23,7 @@ def read_lines(source: str) -> list[str]:
 
 def _options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     options = {"model_class": args.model_class, "devices": args.devices, "batch_size": args.batch_size,
-               "use_bf16": True if args.bf16 else None, **extra}
+               "use_bf16": True if args.bf16 else None, "backend": args.backend, **extra}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -62,7 +62,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         progress = None
         if args.input != "-" and args.output != "-":
             settings = {key: getattr(args, key, None) for key in (
-                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize", "bf16")}
+                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize", "bf16",
+                "backend")}
             progress = Progress(args.output, {"input": source.fingerprint(), "settings": settings,
                                               "chunk_size": chunk_size, "format": out_format})
         done = progress.rows_done if progress else 0

@@ -12,6 +12,8 @@ from .claims import MODEL_CLASS, SUPPORTED_POOLING
 class EncoderEmbedder(AbsEmbedder):
     """A BERT-like encoder pooled by its CLS token or the mean of its tokens, then L2-normalised."""
 
+    backends = ("torch", "openvino")
+
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
         self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, MODEL_CLASS)

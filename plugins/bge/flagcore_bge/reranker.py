@@ -15,6 +15,8 @@ class CrossEncoderReranker(AbsReranker):
     pair fits ``max_length``.
     """
 
+    backends = ("torch", "openvino")
+
     def __init__(self, model_name_or_path: str, **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
         check_local_model(self.model_name_or_path)  # before reading config.json

@@ -52,6 +52,8 @@ class M3Embedder(AbsEmbedder):
     """BGE-M3: dense vectors, lexical weights and ColBERT vectors, and their combined scores."""
 
     call_options = frozenset(MODES)
+    backends = ("torch", "openvino")
+    backbone_path = "model.backbone"  # the sparse and ColBERT heads stay in torch
 
     def __init__(self, model_name_or_path: str, pooling_method: str = "cls", colbert_dim: int = -1,
                  return_dense: bool = True, return_sparse: bool = False, return_colbert_vecs: bool = False,
