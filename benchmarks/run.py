@@ -206,6 +206,8 @@ def main() -> None:
     import torch
     import transformers
 
+    from flagcore.engine.cpu import cpu_report
+
     pythons = {"flagcore": sys.executable, "flagcore-int8": sys.executable, "sentence-transformers": sys.executable,
                "flagembedding": args.flagembedding_python}
     fe_versions = subprocess.run(
@@ -217,6 +219,7 @@ def main() -> None:
     record = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": args.threads,
+                    "cpu_flags": cpu_report().as_record(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "transformers": transformers.__version__,
                     "sentence_transformers": sentence_transformers.__version__,
