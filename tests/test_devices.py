@@ -85,8 +85,12 @@ def test_malformed_devices_argument(no_gpu, devices):
     ("device", "fp16", "bf16", "expected"),
     [
         ("cpu", True, False, "float32"),
-        ("cpu", False, True, "float32"),
+        ("cpu", False, True, "float32"),  # a CPU without native bf16 (set below)
         ("cpu", True, True, "float32"),
+        ("cpu-bf16", False, True, "bfloat16"),  # a CPU with native bf16
+        ("cpu-bf16", True, True, "bfloat16"),
+        ("cpu-bf16", True, False, "float32"),
+        ("cpu-bf16", False, False, "float32"),
         ("cuda:0", True, False, "float16"),
         ("cuda:0", False, True, "bfloat16"),
         ("cuda:0", True, True, "bfloat16"),
@@ -94,5 +98,6 @@ def test_malformed_devices_argument(no_gpu, devices):
         ("mps", True, False, "float16"),
     ],
 )
-def test_compute_dtype(device, fp16, bf16, expected):
-    assert compute_dtype_name(device, fp16, bf16) == expected
+def test_compute_dtype(device, fp16, bf16, expected, monkeypatch):
+    monkeypatch.setenv("FLAGCORE_CPU_BF16", "1" if device == "cpu-bf16" else "0")
+    assert compute_dtype_name(device.removesuffix("-bf16"), fp16, bf16) == expected
