@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
-from report_cpu import cpu_backend_section
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_cpu sits beside this file, however it is loaded
+from report_cpu import cpu_backend_section  # noqa: E402
 
 
 def _met(value: float, target: float, higher_is_better: bool = True) -> str:
