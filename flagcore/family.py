@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .claims import MAX_SCORE, Claim, Evidence
 from .embedder import AbsEmbedder
-from .engine.devices import resolve_devices
+from .engine.devices import accelerators, resolve_devices
 from .engine.padding import Columns
 from .enums import KINDS, POOLING_METHODS, Kind, PoolingMethod
 from .hookspecs import hookimpl
@@ -73,6 +73,7 @@ __all__ = [
     "ModelProbe",
     "PairTemplate",
     "PoolingMethod",
+    "accelerators",
     "as_pairs",
     "as_texts",
     "check_instruction_format",

@@ -8,10 +8,11 @@ import os
 import warnings
 from abc import ABC
 from contextvars import ContextVar
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 from .engine.batching import Batcher, run_batches
-from .engine.devices import DevicesArg, resolve_devices
+from .engine.devices import DevicesArg, is_cpu, resolve_devices
 from .engine.openvino import check_backend
 from .engine.padding import Columns, pad_features, tokenizer_pad_values
 from .engine.placement import place_model
@@ -125,7 +126,7 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
     @property
     def cpu_bf16(self) -> bool:
         """The CPU bf16 path: block linear weights in bf16, the forward under bf16 autocast, the rest in fp32."""
-        return self.device.split(":")[0] == "cpu" and self.compute_dtype == "bfloat16"
+        return is_cpu(self.device) and self.compute_dtype == "bfloat16"
 
     @property
     def torch_dtype(self):  # type: ignore[no-untyped-def]
@@ -151,7 +152,7 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         from .engine.openvino import OpenVINOBackbone, convert
 
         owner_path, _, name = self.backbone_path.rpartition(".")
-        owner = self._attribute(owner_path) if owner_path else self
+        owner = attrgetter(owner_path)(self) if owner_path else self
         module = getattr(owner, name)
         if isinstance(module, OpenVINOBackbone):
             return
@@ -163,12 +164,6 @@ class InferenceModel(FlagEmbeddingPoolMethods, ABC):  # noqa: B024 - abstract th
         converted = convert(module, example, bf16=self.cpu_bf16, threads=torch.get_num_threads())
         delattr(owner, name)  # a torch module's child can only be replaced by another module once it is gone
         setattr(owner, name, converted)
-
-    def _attribute(self, path: str) -> Any:
-        value: Any = self
-        for part in path.split("."):
-            value = getattr(value, part)
-        return value
 
     # -- tokenized features ----------------------------------------------------------------
     @property

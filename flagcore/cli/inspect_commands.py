@@ -77,7 +77,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 def environment_report() -> dict[str, object]:
     """flagcore, Python, torch and transformers versions, the CPU's deciding flags, accelerators, optional
     backends: what a bug report or a benchmark record needs."""
-    import importlib.util
     import platform
 
     import torch
@@ -99,7 +98,7 @@ def environment_report() -> dict[str, object]:
         "torch_threads": torch.get_num_threads(), "transformers": version("transformers"),
         **cpu.as_record(),
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-        "openvino": version("openvino") if importlib.util.find_spec("openvino") else None,
+        "openvino": version("openvino"),
         "cpu_paths": {
             "fp32": "always",
             "use_bf16=True": "bf16 matrix multiplies (native)" if cpu.native_bf16 else

@@ -9,6 +9,15 @@ DevicesArg = Union[None, str, int, Sequence[Union[str, int]]]
 _FORMS = "None, 'cpu', 'cuda', 'cuda:N', 'mps', an integer GPU index, or a list of these"
 
 
+def is_cpu(device: str) -> bool:
+    return device.split(":")[0] == "cpu"
+
+
+def accelerators(devices: Sequence[str]) -> list[str]:
+    """The devices of ``devices`` that are not the CPU."""
+    return [d for d in devices if not is_cpu(d)]
+
+
 def resolve_devices(devices: DevicesArg) -> list[str]:
     """None → every CUDA GPU, else MPS, else the CPU; a string, an int or a list of either otherwise.
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .devices import accelerators
+
 BACKENDS = ("torch", "openvino")
 #: where converted models are kept: $FLAGCORE_CACHE_DIR, else $XDG_CACHE_HOME/flagcore, else ~/.cache/flagcore
 CACHE_ENV = "FLAGCORE_CACHE_DIR"
@@ -33,9 +35,9 @@ def check_backend(value: Any, devices: list[str], supported: tuple[str, ...], ow
                          f"{', '.join(map(repr, supported))}; OpenVINO serves the encoder-only and M3 embedders and "
                          "the cross-encoder rerankers")
     if value == "openvino":
-        accelerators = [d for d in devices if d.split(":")[0] != "cpu"]
-        if accelerators:
-            raise ValueError(f"backend='openvino' runs on the CPU, but devices include {', '.join(accelerators)}; "
+        others = accelerators(devices)
+        if others:
+            raise ValueError(f"backend='openvino' runs on the CPU, but devices include {', '.join(others)}; "
                              "pass devices='cpu', or use the default torch backend on an accelerator")
         import importlib.util
 
@@ -65,13 +67,13 @@ def weights_digest(module: Any) -> str:
     return digest.hexdigest()
 
 
-def cache_key(module: Any, input_names: list[str], output_name: str) -> str:
+def cache_key(module: Any, input_names: list[str]) -> str:
     import openvino
 
     from .. import __version__
 
     parts = [f"flagcore={__version__}", f"openvino={openvino.__version__}", type(module).__qualname__,
-             ",".join(input_names), output_name, weights_digest(module)]
+             ",".join(input_names), weights_digest(module)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -87,15 +89,14 @@ class OpenVINOBackbone:
     """Stands in for a torch backbone: called with the batch's tensors (``return_dict`` ignored), returns an object
     with the field the family reads (``last_hidden_state`` or ``logits``)."""
 
-    def __init__(self, compiled: Any, input_names: list[str], output_name: str, ir_path: Path,
-                 precision: str) -> None:
+    def __init__(self, compiled: Any, input_names: list[str], ir_path: Path, precision: str, config: Any) -> None:
         self.compiled = compiled
-        self.precision = precision  # the inference precision asked of OpenVINO: "f32" or "bf16"
-        self.config: Any = None  # the torch module's config (hidden size, labels), for code that reads it
         self.request = compiled.create_infer_request()
         self.input_names = input_names
-        self.output_name = output_name
+        self.output_name = compiled.output(0).get_any_name()  # the field it stands for, named at conversion
         self.ir_path = ir_path
+        self.precision = precision  # the inference precision asked of OpenVINO: "f32" or "bf16"
+        self.config = config  # the torch module's config (hidden size, labels), for code that reads it
 
     def __call__(self, return_dict: bool = True, **inputs: Any) -> BackboneOutput:
         import torch
@@ -128,20 +129,17 @@ def convert(module: Any, example: dict[str, Any], *, bf16: bool, threads: int) -
     import torch
 
     input_names = list(example)
-    output_name = _output_name(module, example)
-    folder = cache_root() / "openvino" / cache_key(module, input_names, output_name)
+    folder = cache_root() / "openvino" / cache_key(module, input_names)
     ir_path = folder / "model.xml"
     if not ir_path.exists():
-        _convert_to(folder, module, example, input_names, output_name)
+        _convert_to(folder, module, example, input_names)
     precision = "bf16" if bf16 else "f32"  # always explicit: OpenVINO's own default is bf16 on a bf16 CPU
     compiled = openvino.Core().compile_model(str(ir_path), "CPU", {
         "INFERENCE_PRECISION_HINT": precision,
         "INFERENCE_NUM_THREADS": max(1, threads or torch.get_num_threads()),
         "PERFORMANCE_HINT": "LATENCY",
     })
-    backbone = OpenVINOBackbone(compiled, input_names, output_name, ir_path, precision)
-    backbone.config = getattr(module, "config", None)
-    return backbone
+    return OpenVINOBackbone(compiled, input_names, ir_path, precision, getattr(module, "config", None))
 
 
 def _exported(module: Any, input_names: list[str], output_name: str) -> Any:
@@ -160,10 +158,12 @@ def _exported(module: Any, input_names: list[str], output_name: str) -> Any:
     return Exported().eval()
 
 
-def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names: list[str], output_name: str) -> None:
+def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names: list[str]) -> None:
+    """Trace ``module`` on ``example`` and save it as IR in ``folder``, its output named after the field it is."""
     import openvino
     import torch
 
+    output_name = _output_name(module, example)
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=folder.parent))
     try:
@@ -177,6 +177,7 @@ def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names:
                                            example_input=tuple(example[name] for name in input_names))
         for port, name in zip(model.inputs, input_names, strict=True):
             port.get_tensor().set_names({name})
+        model.outputs[0].get_tensor().set_names({output_name})
         openvino.save_model(model, str(scratch / "model.xml"), compress_to_fp16=False)
         try:
             scratch.rename(folder)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .devices import accelerators, is_cpu
+
 DtypeName = Literal["float32", "float16", "bfloat16"]
 
 
 def compute_dtype_name(device: str, use_fp16: bool, use_bf16: bool) -> DtypeName:
     """On a CPU: bf16 when asked and the CPU has native bf16, else fp32 (fp16, and bf16 without native support, run
     ~100x slower there). Elsewhere: bf16 if asked, else fp16 if asked, else fp32 (bf16 wins, as in FlagEmbedding)."""
-    if device.split(":")[0] == "cpu":
+    if is_cpu(device):
         from .cpu import has_native_bf16
 
         return "bfloat16" if use_bf16 and has_native_bf16() else "float32"
@@ -34,7 +36,7 @@ def cpu_precision_notice(devices: list[str], use_bf16: bool) -> str | None:
     """The one-line notice for ``use_bf16=True`` on a CPU without native bf16 (it computes in fp32 there), else None."""
     from .cpu import CPU_BF16_ENV, has_native_bf16
 
-    if not use_bf16 or not any(d.split(":")[0] == "cpu" for d in devices) or has_native_bf16():
+    if not use_bf16 or not any(is_cpu(d) for d in devices) or has_native_bf16():
         return None
     return (f"use_bf16=True: this CPU has no native bf16 (AVX512-BF16, AMX or Arm BF16), where bf16 runs ~100x slower "
             f"than fp32, so the model computes in fp32 (set {CPU_BF16_ENV}=1 if the detection is wrong)")
@@ -46,9 +48,9 @@ def check_quantize(value: str | None, devices: list[str]) -> str | None:
         return None
     if value not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be None or one of {', '.join(map(repr, QUANTIZE_CHOICES))}, got {value!r}")
-    accelerators = [d for d in devices if d.split(":")[0] != "cpu"]
-    if accelerators:
+    others = accelerators(devices)
+    if others:
         raise ValueError(
-            f"quantize={value!r} is a CPU path, but devices include {', '.join(accelerators)}; on an accelerator "
+            f"quantize={value!r} is a CPU path, but devices include {', '.join(others)}; on an accelerator "
             "use use_fp16=True or use_bf16=True instead, or pass devices='cpu'.")
     return value

@@ -48,31 +48,45 @@ def loop_message(adapter_folder: str | os.PathLike[str], base: str | os.PathLike
             f"{os.fspath(adapter_folder)}): base_model_name_or_path must name a model, not an adapter of the chain")
 
 
-def _through_adapter(probe: ModelProbe, claim_base: Callable[..., Claim | None],
-                     seen: frozenset[Path] = frozenset()) -> Claim | None:
-    """The base model's claim on an adapter folder; ``seen``: the adapter folders already followed (resolved)."""
+def adapter_chain_loop(probe: ModelProbe) -> tuple[Path, Path] | None:
+    """(adapter folder, base folder) where following base_model_name_or_path from ``probe`` comes back to a folder
+    already followed; None when the chain ends (in a model, or in anything that is not an adapter folder)."""
+    seen: set[str] = set()
+    while probe.local_dir is not None and probe.config is None:
+        seen.add(os.path.realpath(probe.local_dir))
+        base = adapter_base(probe)
+        if base is None or base.local_dir is None:
+            return None
+        if os.path.realpath(base.local_dir) in seen:
+            return Path(probe.local_dir), Path(base.local_dir)
+        probe = base
+    return None
+
+
+def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim | None]) -> Claim | None:
+    """The base model's claim on an adapter folder; none, with a warning, when the chain of bases loops."""
+    loop = adapter_chain_loop(probe)
+    if loop is not None:
+        warnings.warn(loop_message(*loop), UserWarning, stacklevel=2)
+        return None
     base = adapter_base(probe)
-    if base is None or probe.local_dir is None:
+    if base is None:
         return None
-    seen = seen | {Path(os.path.realpath(probe.local_dir))}
-    if base.local_dir is not None and Path(os.path.realpath(base.local_dir)) in seen:
-        warnings.warn(loop_message(probe.local_dir, base.local_dir), UserWarning, stacklevel=2)
-        return None
-    claim = claim_base(base, seen)
+    claim = claim_base(base)
     if claim is None:
         return None
     reason = f"LoRA adapter over {base.reference!r}: {claim.reason}"
     return Claim(claim.model_class, claim.score, reason, claim.defaults)
 
 
-def embedder_claim(probe: ModelProbe, seen: frozenset[Path] = frozenset()) -> Claim | None:
+def embedder_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("embedder", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
                      table_defaults(probe.name, "embedder"))
     if not probe.is_local:
         return None
     if probe.config is None:
-        return _through_adapter(probe, embedder_claim, seen)
+        return _through_adapter(probe, embedder_claim)
     if not is_causal_lm(probe) or probe.is_sequence_classifier:
         return None
     st_pooling = probe.sentence_transformers_pooling
@@ -88,13 +102,13 @@ def embedder_claim(probe: ModelProbe, seen: frozenset[Path] = frozenset()) -> Cl
                  "last-token pooling assumed", defaults)
 
 
-def reranker_claim(probe: ModelProbe, seen: frozenset[Path] = frozenset()) -> Claim | None:
+def reranker_claim(probe: ModelProbe) -> Claim | None:
     if probe.name in names_for("reranker", MODEL_CLASS):
         return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
     if not probe.is_local:
         return None
     if probe.config is None:
-        return _through_adapter(probe, reranker_claim, seen)
+        return _through_adapter(probe, reranker_claim)
     if not any(a.endswith("ForCausalLM") for a in probe.architectures):
         return None
     return Claim(MODEL_CLASS, Evidence.FALLBACK + 20,

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flagcore.family import TOKENIZER_FILES, load_encoder, load_pretrained, load_tokenizer
+from flagcore.family import TOKENIZER_FILES, ModelProbe, load_encoder, load_pretrained, load_tokenizer
 
-from .claims import loop_message
+from .claims import adapter_chain_loop, loop_message
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -30,24 +30,12 @@ def adapter_config(path: str | os.PathLike[str]) -> dict | None:
     return config
 
 
-def check_base_chain(folder: Path, base: str) -> None:
-    """Refuse an adapter whose base model chain comes back to a folder already seen (its own folder, or an adapter
-    naming it back): it names no model to load."""
-    seen = {Path(os.path.realpath(folder))}
-    while base.strip():
-        path = Path(os.path.expanduser(base.strip()))
-        if not path.is_dir():
-            return
-        if Path(os.path.realpath(path)) in seen:
-            raise ValueError(loop_message(folder, path))
-        seen.add(Path(os.path.realpath(path)))
-        try:
-            config = adapter_config(path)
-        except (OSError, ValueError):
-            return  # not an adapter this family reads: loading it says what is wrong
-        if config is None:
-            return
-        base = config["base_model_name_or_path"]
+def check_base_chain(folder: Path) -> None:
+    """Refuse an adapter whose base model chain comes back to a folder already followed (its own folder, or an
+    adapter naming it back): it names no model to load."""
+    loop = adapter_chain_loop(ModelProbe.from_reference(os.fspath(folder)))
+    if loop is not None:
+        raise ValueError(loop_message(*loop))
 
 
 def merge_adapter(model: Any, adapter_path: str | os.PathLike[str]) -> Any:
@@ -81,7 +69,7 @@ def load_decoder(owner: Any, auto_class_name: str, peft_path: str | None = None)
 def _load_through_adapter(owner: Any, auto_class_name: str, adapter: dict) -> tuple[Any, Any]:
     folder = Path(os.path.expanduser(owner.model_name_or_path))
     base = adapter["base_model_name_or_path"]
-    check_base_chain(folder, base)
+    check_base_chain(folder)
     causal = adapter.get("task_type") == "CAUSAL_LM"
     if auto_class_name == "AutoModelForCausalLM" and not causal:
         raise ValueError(f"{folder} is a {adapter.get('task_type') or 'feature-extraction'} adapter; a reranker needs "

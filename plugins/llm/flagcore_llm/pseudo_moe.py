@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import pool, resolve_devices
+from flagcore.family import accelerators, pool, resolve_devices
 
 from .claims import LAST_TOKEN, PSEUDO_MOE_CLASS
 from .embedder import LLMEmbedder
@@ -32,7 +32,7 @@ class PseudoMoEEmbedder(LLMEmbedder):
                 "when you pass trust_remote_code=True, after checking that you trust that repository")
         self.domain_for_pseudo_moe = domain_for_pseudo_moe
         if use_bf16 is None:  # FlagEmbedding's default is bf16: kept off the CPU only
-            use_bf16 = any(d.split(":")[0] != "cpu" for d in resolve_devices(kwargs.get("devices")))
+            use_bf16 = bool(accelerators(resolve_devices(kwargs.get("devices"))))
         super().__init__(model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, trust_remote_code=True, **kwargs)
 
     def embed_batch(self, batch: dict[str, Any], domain_for_pseudo_moe: str | None = None,
