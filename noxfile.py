@@ -172,6 +172,21 @@ def parity_references(session: nox.Session) -> None:
                 "--minilm", minilm, "--decoders", str(decoders), "--out", "tests/parity/references", external=True)
 
 
+# sentence-transformers' own save format and outputs, for the tests that load its folders (tests/st_format)
+ST_REFERENCE_VENV = ROOT / ".nox" / "sentence-transformers-6.3.0"
+ST_REFERENCE_PACKAGES = ["sentence-transformers==6.3.0"]
+
+
+@nox.session(name="st_references")
+def st_references(session: nox.Session) -> None:
+    """Rebuild tests/st_format/models (tiny random models saved by sentence-transformers 6.3.0 itself: every pooling
+    mode, Dense / LayerNorm / Router / Normalize, prompts, the 2.x-4.x legacy format, XLM-R / MPNet / ModernBERT /
+    DistilBERT / Qwen3 backbones, cross-encoders) and tests/st_format/references.json (6.3.0's outputs for them,
+    CPU, fp32), with sentence-transformers 6.3.0 in its own virtualenv (torch installed first)."""
+    python = _oracle_python(session, ST_REFERENCE_VENV, ST_REFERENCE_PACKAGES)
+    session.run(python, "tests/st_format/make_models.py", external=True)
+
+
 # FlagEmbedding's bundled MiniCPM / Gemma2 reranker models (layer-wise, lightweight) run only on transformers ~4.44–4.46
 LAYERWISE_ORACLE_VENV = ROOT / ".nox" / "flagembedding-1.4.2-tf4.44"
 LAYERWISE_ORACLE_PACKAGES = ["transformers==4.44.2", "FlagEmbedding==1.4.2"]

@@ -9,9 +9,8 @@ from typing import Any, List, Union
 
 from .embedder import AbsEmbedder
 from .enums import EmbedderModelClass, Kind, RerankerModelClass
-from .plugins import host as plugin_host
 from .probe import ModelProbe
-from .reference_checks import check_pooling_is_served, check_reference, download_failure
+from .reference_checks import check_reference, download_failure
 from .reranker import AbsReranker
 from .resolve import Resolution, resolve
 
@@ -25,8 +24,6 @@ def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: 
     check_reference(probe)
     resolution = resolve(probe, kind, model_class, prefer_plugin=prefer_plugin)
     arguments = _arguments(resolution, explicit)
-    if kind == "embedder" and resolution.claim is None:  # forced by model_class=, claimed by nobody
-        check_pooling_is_served(probe, arguments, plugin_host.registry.pooling_methods())
     cls = resolution.entry.load()
     logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class, resolution.why)
     try:
@@ -72,7 +69,7 @@ class FlagAutoModel:
         cls,
         model_name_or_path: str,
         model_class: Union[str, EmbedderModelClass] | None = None,
-        normalize_embeddings: bool = True,
+        normalize_embeddings: bool | None = None,
         use_fp16: bool | None = None,
         use_bf16: bool | None = None,
         query_instruction_for_retrieval: str | None = None,
@@ -86,7 +83,9 @@ class FlagAutoModel:
         """Resolve ``model_name_or_path`` to an embedder class (``flagcore explain`` shows why) and build it.
 
         Arguments left at None take the chosen class's own default (FlagEmbedding's factory forces
-        ``use_fp16=True, use_bf16=False`` on every class). Beyond FlagEmbedding's arguments: ``prefer_plugin="name"``
+        ``use_fp16=True, use_bf16=False`` on every class); ``normalize_embeddings`` left at None is True, or for
+        a model saved by sentence-transformers whether its module chain ends with a Normalize. Beyond FlagEmbedding's
+        arguments: ``prefer_plugin="name"``
         lets that plugin's claim win over the name table and the scores (``docs/resolution.md``); every other keyword
         goes to the class's constructor.
         """

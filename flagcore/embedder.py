@@ -4,14 +4,16 @@ what one padded batch turns into (``embed_batch``)."""
 from __future__ import annotations
 
 import os
-from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
 from .engine.devices import DevicesArg
 from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import check_room_for_special_tokens, fit_max_length
 from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
-from .similarity import cosine_similarity
+from .pooling import ALL_POOLING_MODES, pool
+from .similarity import similarity_of
+from .st.route import Route, prompt_length, prompt_prefix
+from .st.settings import DeclaredSettings
 from .streaming import PRETOKENIZED, stream_call
 
 if TYPE_CHECKING:
@@ -26,40 +28,59 @@ class AbsEmbedder(InferenceModel):
     ordering are done here for every family.
     """
 
+    #: pooling names a caller may pass as ``pooling_method`` (a sentence-transformers model's own Pooling module
+    #: may declare any mode of :data:`flagcore.pooling.ALL_POOLING_MODES`: the core applies it)
+    pooling_methods: ClassVar[tuple[str, ...]] = ALL_POOLING_MODES
+    #: the pooling when neither the caller nor the model's files say (FlagEmbedding's default for the class)
+    default_pooling_method: ClassVar[str] = "cls"
+
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str],
-        normalize_embeddings: bool = True,
+        normalize_embeddings: bool | None = None,
         use_fp16: bool = True,
         use_bf16: bool = False,
         query_instruction_for_retrieval: str | None = None,
         query_instruction_format: str = "{}{}",
         devices: DevicesArg = None,
         batch_size: int = 256,
-        query_max_length: int = 512,
-        passage_max_length: int = 512,
+        query_max_length: int | None = None,
+        passage_max_length: int | None = None,
         convert_to_numpy: bool = True,
         truncate_dim: int | None = None,
         passage_instruction_for_retrieval: str | None = None,
         passage_instruction_format: str = "{}{}",
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
+        pooling_method: str | None = None,
         **kwargs: Any,
     ) -> None:
+        computes_states = type(self).token_embeddings is not AbsEmbedder.token_embeddings
+        if not computes_states and type(self).embed_batch is AbsEmbedder.embed_batch:
+            raise TypeError(f"{type(self).__name__} is abstract: a family implements token_embeddings or embed_batch")
         super().__init__(
             model_name_or_path, use_fp16=use_fp16, use_bf16=use_bf16, devices=devices,
             batch_size=batch_size, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs,
         )
-        self.normalize_embeddings = flag(normalize_embeddings, "normalize_embeddings")
+        #: what the model's sentence-transformers files declare (None: none, or a model of FlagEmbedding's table)
+        self.declared = DeclaredSettings.of(self.model_name_or_path, cache_dir)
+        declared = self.declared
+        self.normalize_embeddings = (declared.normalizes if normalize_embeddings is None
+                                     else flag(normalize_embeddings, "normalize_embeddings"))
         self.query_instruction_for_retrieval = query_instruction_for_retrieval
         self.query_instruction_format = check_instruction_format(query_instruction_format, "query_instruction_format")
         self.passage_instruction_for_retrieval = passage_instruction_for_retrieval
         self.passage_instruction_format = check_instruction_format(
             passage_instruction_format, "passage_instruction_format")
-        self.query_max_length = positive_int(query_max_length, "query_max_length")
-        self.passage_max_length = positive_int(passage_max_length, "passage_max_length")
+        self.query_max_length = positive_int_or(query_max_length, declared.max_length("query"), "query_max_length")
+        self.passage_max_length = positive_int_or(passage_max_length, declared.max_length("document"),
+                                                  "passage_max_length")
         self.convert_to_numpy = flag(convert_to_numpy, "convert_to_numpy")
+        truncate_dim = declared.truncate_dim if truncate_dim is None else truncate_dim
         self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
+        self.pooling_method = declared.pooling(pooling_method, self)
+        self.sentence_head = declared.head(pooling_method, self, computes_states)
+        self.similarity_fn_name = declared.similarity_fn_name
 
     @property
     def tokenizer(self) -> Any:
@@ -70,13 +91,24 @@ class AbsEmbedder(InferenceModel):
         # the constructor's token limits need the tokenizer's special tokens: checked once a family has loaded it
         self.__dict__["_tokenizer"] = tokenizer
         if tokenizer is not None:
+            self.declared.adjust_tokenizer(tokenizer)
             for name in ("query_max_length", "passage_max_length"):
                 check_room_for_special_tokens(self, getattr(self, name), name)
 
     # -- what a family provides ------------------------------------------------------------
-    @abstractmethod
+    def token_embeddings(self, batch: dict[str, Any], **options: Any) -> Any:
+        """Forward one padded batch (tensors on the device) to its last hidden states ``(batch, tokens, hidden)``.
+
+        A family that implements this gets the core's pooling (``pooling_method``) and, for a model saved by
+        sentence-transformers, the model's whole module chain after the transformer (pooling modes, prompt
+        exclusion, Dense, LayerNorm, routes). A family that pools on its own overrides :meth:`embed_batch` instead.
+        """
+        raise NotImplementedError(f"{type(self).__name__} implements neither token_embeddings nor embed_batch")
+
     def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
-        """Forward one padded batch (tensors on the device) and pool it to a ``(batch, dim)`` tensor."""
+        """Forward one padded batch (tensors on the device) and pool it to a ``(batch, dim)`` tensor: by default
+        :meth:`token_embeddings` pooled by ``pooling_method``."""
+        return pool(self.token_embeddings(batch, **options), batch["attention_mask"], self.pooling_method)
 
     def tokenize(self, texts: list[str], max_length: int) -> Columns:
         """Token ids (and masks) per text, truncated to ``max_length``, unpadded."""
@@ -100,11 +132,12 @@ class AbsEmbedder(InferenceModel):
         value = check_room_for_special_tokens(self, positive_int(value, "max_seq_length"), "max_seq_length")
         self.query_max_length = self.passage_max_length = value
 
-    @staticmethod
-    def similarity(embeddings_1: Any, embeddings_2: Any) -> Any:
-        """Cosine similarity of every row of ``embeddings_1`` with every row of ``embeddings_2``: an ``(n, m)``
-        numpy array for numpy input (a torch tensor for tensors); a single vector counts as one row."""
-        return cosine_similarity(embeddings_1, embeddings_2)
+    def similarity(self, embeddings_1: Any, embeddings_2: Any) -> Any:
+        """The similarity of every row of ``embeddings_1`` with every row of ``embeddings_2`` (an ``(n, m)`` numpy
+        array for numpy input, a torch tensor for tensors; a single vector counts as one row): cosine, or what a
+        sentence-transformers model declares as its ``similarity_fn_name`` (``dot``, ``euclidean`` and ``manhattan``
+        give the dot product and the negative distances, as sentence-transformers does)."""
+        return similarity_of(embeddings_1, embeddings_2, self.similarity_fn_name)
 
     @staticmethod
     def get_detailed_instruct(instruction_format: str, instruction: str, sentence: str) -> str:
@@ -114,47 +147,65 @@ class AbsEmbedder(InferenceModel):
 
     @property
     def embedding_dim(self) -> int:
-        """Width of the returned vectors (hidden size, or ``truncate_dim`` when smaller)."""
+        """Width of the returned vectors (hidden size, or what a sentence-transformers module chain makes of it; or
+        ``truncate_dim`` when smaller)."""
         config = getattr(self.model, "config", None)
         hidden = getattr(config, "hidden_size", None)
         if hidden is None:
             raise NotImplementedError(f"{type(self).__name__} must define embedding_dim")
+        if self.sentence_head is not None:
+            hidden = self.sentence_head.output_width(int(hidden))
         return min(hidden, self.truncate_dim) if self.truncate_dim else int(hidden)
 
     # -- public calls ----------------------------------------------------------------------
     def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
                        max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
-        """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set."""
+        """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set (else the model's own
+        ``query`` prompt, for a model saved by sentence-transformers)."""
         _no_instruction_arguments("encode_queries", "query", kwargs)
         return self.encode(
             queries, batch_size=batch_size, max_length=self.query_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.query_instruction_for_retrieval,
-            instruction_format=self.query_instruction_format, **kwargs,
+            instruction_format=self.query_instruction_format, task="query", **kwargs,
         )
 
     def encode_corpus(self, corpus: str | list[str], batch_size: int | None = None,
                       max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
-        """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set."""
+        """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set (else the model's own
+        ``document``, ``passage`` or ``corpus`` prompt, the first it declares)."""
         _no_instruction_arguments("encode_corpus", "passage", kwargs)
         return self.encode(
             corpus, batch_size=batch_size, max_length=self.passage_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.passage_instruction_for_retrieval,
-            instruction_format=self.passage_instruction_format, **kwargs,
+            instruction_format=self.passage_instruction_format, task="document", **kwargs,
         )
 
     def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
                convert_to_numpy: bool | None = None, instruction: str | None = None,
-               instruction_format: str | None = None, **kwargs: Any) -> Any:
-        """Embed texts as given (no instruction unless passed). One string → ``(d,)``; a list → ``(n, d)``.
-        ``instruction_format`` defaults to ``"{}{}"`` (None), and is checked as the constructor checks its formats."""
+               instruction_format: str | None = None, task: str | None = None, **kwargs: Any) -> Any:
+        """Embed texts. One string → ``(d,)``; a list → ``(n, d)``. ``instruction_format`` defaults to ``"{}{}"``
+        (None), and is checked as the constructor checks its formats.
+
+        No instruction is applied unless passed, except the prompt a sentence-transformers model declares: its
+        ``default_prompt_name`` prompt, or with ``task="query"`` / ``"document"`` (what :meth:`encode_queries` and
+        :meth:`encode_corpus` pass) that task's prompt; ``task`` also picks a Router model's route."""
         texts, single = as_texts(sentences)
-        if instruction is not None:
+        if task is not None and not isinstance(task, str):
+            raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
+        if instruction is None:
+            instruction, fmt = self.declared.prompt(task), "{}{}"
+        else:
             fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
                                            "instruction_format")
+        prefix = ""
+        if instruction is not None:
             texts = [format_instruction(fmt, instruction, text) for text in texts]
+            prefix = prompt_prefix(fmt, instruction)
+        route = Route(task, prompt_length(self.tokenizer, prefix) if self.sentence_head is not None else 0)
         return self.encode_texts(texts, single, self.tokenize,
                                  max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
-                                 batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs)
+                                 batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
+                                 route=route)
 
     def encode_single_device(self, sentences: str | list[str], batch_size: int | None = None,
                              max_length: int | None = None, convert_to_numpy: bool | None = None, device: Any = None,
@@ -167,12 +218,14 @@ class AbsEmbedder(InferenceModel):
 
     def encode_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
                      max_length: int, batch_size: int | None, convert_to_numpy: bool | None,
-                     options: dict[str, Any], caller: Callable[..., Any] | None = None) -> Any:
+                     options: dict[str, Any], caller: Callable[..., Any] | None = None,
+                     route: Route | None = None) -> Any:
         """The shared path of every encode call: ``tokenize(texts, max_length)`` (unpadded columns), then batches
         under the token budget on every device, ``embed_batch`` + ``finish_batch`` per batch, merged in input order.
 
         A family that builds its token ids differently for some calls (ICL queries) passes its own ``tokenize``.
         ``options`` are the call's extra keyword arguments: core options and the family's ``call_options``.
+        ``route``: the call's task and prompt length, for a sentence-transformers module chain.
         """
         to_tensor = options.pop("convert_to_tensor", None)
         core, family = self._split_call_options(caller or self.encode, options)
@@ -191,7 +244,8 @@ class AbsEmbedder(InferenceModel):
         several = len(self.target_devices) > 1
         outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
                                              "_embed_step",
-                                             (family, to_numpy or several), desc="Encoding", **core)
+                                             (family, to_numpy or several, route or Route()), desc="Encoding",
+                                             **core)
         merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
         return self.outputs_as_tensors(merged) if several and not to_numpy else merged
 
@@ -242,8 +296,16 @@ class AbsEmbedder(InferenceModel):
                                  max_length=self.passage_max_length, batch_size=batch_size,
                                  convert_to_numpy=convert_to_numpy, options=kwargs)
 
-    def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool) -> Any:
-        return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)
+    def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool, route: Route) -> Any:
+        if self.sentence_head is None:
+            return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)
+        states = self.token_embeddings(batch, **family)
+        return self.finish_batch(self.sentence_head(states, batch["attention_mask"], route), batch, to_numpy)
+
+    def _place_model(self) -> None:
+        super()._place_model()
+        if self.sentence_head is not None:  # fp32 on the model's device, whatever the backbone's precision
+            self.sentence_head.to(self.device)
 
     # -- post-processing (families with structured outputs, such as M3, override these) -----
     def outputs_as_tensors(self, merged: Any) -> Any:

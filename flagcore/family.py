@@ -16,6 +16,9 @@ internal and may change. Nothing here imports torch or transformers until a func
   :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
   :func:`load_encoder`, :func:`refused_pickle_message` (for a family reading pickled weights itself).
 - Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
+- sentence-transformers files: the core applies them to every embedder that implements ``token_embeddings``; a
+  claim hook describes them with :func:`sentence_transformers_reason`; :class:`SentenceTransformersFormatError` is
+  what a file flagcore cannot honour raises.
 - Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
   :func:`positive_int_or`, :func:`flag`, :func:`reject_unknown`, :func:`check_instruction_format`,
   :func:`format_instruction`.
@@ -55,6 +58,8 @@ from .pairs import PairTemplate
 from .pooling import check_pooling, pool
 from .probe import M3_HEADS, ModelProbe, head_files
 from .reranker import AbsReranker
+from .st.description import SentenceTransformersFormatError
+from .st.description import claim_reason as sentence_transformers_reason
 
 __all__ = [
     "KINDS",
@@ -62,6 +67,7 @@ __all__ = [
     "MAX_SCORE",
     "POOLING_METHODS",
     "TOKENIZER_FILES",
+    "SentenceTransformersFormatError",
     "WEIGHT_FILES",
     "AbsEmbedder",
     "AbsReranker",
@@ -96,5 +102,6 @@ __all__ = [
     "positive_int_or",
     "reject_unknown",
     "resolve_devices",
+    "sentence_transformers_reason",
     "table_defaults",
 ]

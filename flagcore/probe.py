@@ -159,16 +159,46 @@ class ModelProbe:
         config = self.read_json(path) if path else None
         if not config:
             return None
+        mode = config.get("pooling_mode")
+        if isinstance(mode, list) and len(mode) == 1:
+            mode = mode[0]
+        if isinstance(mode, str):  # the current format: one mode by name
+            return {"lasttoken": "last_token"}.get(mode, mode)
+        if mode is not None:
+            return None  # several modes, concatenated
         modes = {
             "pooling_mode_cls_token": "cls",
             "pooling_mode_mean_tokens": "mean",
             "pooling_mode_lasttoken": "last_token",
             "pooling_mode_max_tokens": "max",
             "pooling_mode_weightedmean_tokens": "weightedmean",
-            "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+            "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
         }
         chosen = [mode for key, mode in modes.items() if config.get(key)]
         return chosen[0] if len(chosen) == 1 else None
+
+    @cached_property
+    def _sentence_transformers(self) -> tuple[Any, str | None]:
+        if self.local_dir is None or "modules.json" not in self.files:
+            return None, None
+        from .st.description import SentenceTransformersFormatError, read_description
+
+        try:
+            return read_description(self.local_dir, self.config), None
+        except SentenceTransformersFormatError as exc:
+            return None, str(exc)
+
+    @property
+    def sentence_transformers(self) -> Any:
+        """The folder's sentence-transformers description (a :class:`flagcore.st.description.Description`: modules,
+        pooling, prompts, max length), or None when there is no ``modules.json`` or it cannot be served (then
+        :attr:`sentence_transformers_problem` says why). Reads JSON only."""
+        return self._sentence_transformers[0]
+
+    @property
+    def sentence_transformers_problem(self) -> str | None:
+        """Why the folder's sentence-transformers files cannot be served (the file and what is wrong), or None."""
+        return self._sentence_transformers[1]
 
     def _pooling_config_path(self) -> str | None:
         modules = self._read_any_json("modules.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from .enums import POOLING_METHODS
 from .probe import ModelProbe, hub_cache_dir, looks_like_hub_id
@@ -81,12 +81,3 @@ def unserved_pooling_note(probe: ModelProbe, served: Iterable[str]) -> str:
         return ""
     return (f" Its sentence-transformers pooling module pools by {mode!r}, which no installed class implements "
             f"(they pool by {', '.join(served)}); a plugin serving {mode!r} pooling would claim it.")
-
-
-def check_pooling_is_served(probe: ModelProbe, arguments: dict[str, Any], served: Iterable[str]) -> None:
-    """A model trained with a pooling no installed class has (max, weighted mean, ...) must not be pooled otherwise
-    unless the caller says so: forcing ``model_class=`` would otherwise give silently different vectors."""
-    note = unserved_pooling_note(probe, served)
-    if note and arguments.get("pooling_method") is None:
-        raise ValueError(f"{probe.reference!r} cannot be embedded as it was trained.{note} To embed it anyway with "
-                         "another pooling, pass pooling_method= explicitly (e.g. pooling_method='mean').")

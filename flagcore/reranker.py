@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from abc import abstractmethod
@@ -15,6 +14,7 @@ from .engine.devices import DevicesArg
 from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
 from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
+from .st.activation import ACTIVATIONS, declared_activation
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class AbsReranker(InferenceModel):
         self.query_max_length = None if query_max_length is None else positive_int(query_max_length, "query_max_length")
         self.max_length = positive_int(max_length, "max_length")
         self.normalize = flag(normalize, "normalize")
+        #: the activation ``normalize=True`` applies: a sentence-transformers CrossEncoder's saved one, else sigmoid
+        declared = declared_activation(self.model_name_or_path, cache_dir)
+        self.activation, self.activation_source = declared or ("Sigmoid", None)
 
     # -- what a family provides ------------------------------------------------------------
     @abstractmethod
@@ -115,8 +118,13 @@ class AbsReranker(InferenceModel):
                                              "_score_step", (family,),
                                              desc="Scoring", unit="pair", **core)
         ran = [row for batch_rows in outputs for row in batch_rows]
-        squash = _sigmoid if normalize else float
+        squash = self.activate if normalize else float
         return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
+
+    def activate(self, score: float) -> float:
+        """One raw score with the model's activation applied (what ``normalize=True`` gives): sigmoid, or the
+        activation a sentence-transformers CrossEncoder saved."""
+        return ACTIVATIONS[self.activation](score)
 
     # -- serving hooks: tokenize each request on its own, score the rows of many in shared batches -----------------
     def tokenize_inputs(self, pairs: Any, **kwargs: Any) -> Columns:
@@ -152,7 +160,10 @@ class AbsReranker(InferenceModel):
     def rank(self, query: str, documents: list[str], top_k: int | None = None, **kwargs: Any) -> list[RankedDocument]:
         """The documents ordered by their score against ``query``, best first: ``(index, score)`` pairs, ``index``
         being the position in ``documents`` (a flagcore addition, as sentence-transformers' ``CrossEncoder.rank``).
-        ``top_k`` keeps the best ``top_k``; other keywords go to :meth:`compute_score`."""
+        ``top_k`` keeps the best ``top_k``; other keywords go to :meth:`compute_score`. A sentence-transformers
+        CrossEncoder's scores have its saved activation applied, as its ``rank`` does (``normalize=False``: raw)."""
+        if self.activation_source is not None:
+            kwargs.setdefault("normalize", True)
         if not isinstance(query, str):
             raise TypeError(f"query must be a string, not {type(query).__name__}")
         if isinstance(documents, str) or not isinstance(documents, (list, tuple)):
@@ -181,9 +192,3 @@ class AbsReranker(InferenceModel):
             for q, p in pairs
         ]
 
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)

@@ -1,4 +1,5 @@
-"""Cosine similarity of two sets of embeddings (numpy arrays or torch tensors)."""
+"""Similarity of two sets of embeddings (numpy arrays or torch tensors): cosine, and the dot product and negative
+euclidean / manhattan distances a sentence-transformers model may declare (``similarity_fn_name``)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,36 @@ _ACCEPTED = "a numpy array, a torch tensor or a list of vectors (lists of number
 _NOT_VECTORS = (str, bytes, bytearray, memoryview, dict, set, frozenset, numbers.Number)
 
 
-def cosine_similarity(a: Any, b: Any, names: tuple[str, str] = ("embeddings_1", "embeddings_2")) -> Any:
-    """``(n, m)`` cosine similarities of the rows of ``a`` and ``b`` (1-D inputs count as one row); torch in,
-    torch out, otherwise numpy float32. ``names``: the arguments, for the messages."""
+SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
+
+
+def similarity_of(a: Any, b: Any, function: str,
+                  names: tuple[str, str] = ("embeddings_1", "embeddings_2")) -> Any:
+    """``(n, m)`` similarities of the rows of ``a`` and ``b`` by ``function`` (one of :data:`SIMILARITY_FUNCTIONS`:
+    cosine, dot product, negative euclidean or negative manhattan distance); torch in, torch out, otherwise numpy
+    float32."""
+    if function not in SIMILARITY_FUNCTIONS:
+        raise ValueError(f"similarity function {function!r} is not one of {', '.join(SIMILARITY_FUNCTIONS)}")
     for value, name in zip((a, b), names, strict=True):
         if value is None or isinstance(value, _NOT_VECTORS):
             raise TypeError(f"{name} must be {_ACCEPTED}, not {type(value).__name__}")
-    if type(a).__module__.startswith("torch") or type(b).__module__.startswith("torch"):
-        import torch
+    torch_in = type(a).__module__.startswith("torch") or type(b).__module__.startswith("torch")
+    import torch
 
+    if torch_in:
         x, y = (_converted(lambda v: torch.as_tensor(v).float(), v, name)
                 for v, name in zip((a, b), names, strict=True))
-        x, y = (v.reshape(1, -1) if v.ndim == 1 else v for v in (x, y))
-        _check_shapes(tuple(x.shape), tuple(y.shape))
-        return torch.nn.functional.normalize(x, dim=-1) @ torch.nn.functional.normalize(y, dim=-1).T
-    return _numpy_cosine(a, b, names)
+    else:
+        x, y = (torch.from_numpy(_converted(_float32_array, v, name)) for v, name in zip((a, b), names, strict=True))
+    x, y = (v.reshape(1, -1) if v.ndim == 1 else v for v in (x, y))
+    _check_shapes(tuple(x.shape), tuple(y.shape))
+    if function == "cosine":
+        result = torch.nn.functional.normalize(x, dim=-1) @ torch.nn.functional.normalize(y, dim=-1).T
+    elif function == "dot":
+        result = x @ y.T
+    else:
+        result = -torch.cdist(x, y, p=2.0 if function == "euclidean" else 1.0)
+    return result if torch_in else result.numpy()
 
 
 def _converted(convert: Any, value: Any, name: str) -> Any:
@@ -43,17 +59,7 @@ def _float32_array(value: Any) -> Any:
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":  # asarray(..., dtype=float32) would read a None inside a list as NaN
         raise TypeError(f"it holds values of dtype {array.dtype}, not numbers")
-    return array.astype(np.float32, copy=False)
-
-
-def _numpy_cosine(a: Any, b: Any, names: tuple[str, str]) -> Any:
-    import numpy as np
-
-    x, y = (_converted(_float32_array, v, name) for v, name in zip((a, b), names, strict=True))
-    x, y = (v.reshape(1, -1) if v.ndim == 1 else v for v in (x, y))
-    _check_shapes(x.shape, y.shape)
-    x, y = (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12) for v in (x, y))
-    return x @ y.T
+    return np.ascontiguousarray(array.astype(np.float32, copy=False))
 
 
 def _check_shapes(a: tuple, b: tuple) -> None:

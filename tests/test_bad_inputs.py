@@ -109,17 +109,14 @@ def _max_pooled(source, folder):
     return folder
 
 
-def test_a_model_pooled_in_a_way_no_class_has_is_explained(only_bge, bert_models, tmp_path):
+def test_a_model_pooled_by_max_is_served_as_its_files_declare(only_bge, bert_models, tmp_path):
     folder = _max_pooled(bert_models["tiny-bert"], tmp_path / "max-pooled")
-    with pytest.raises(UnknownModelError, match=r"pools by 'max', which no installed class implements \(they pool "
-                                                r"by cls, mean\)"):
-        FlagAutoModel.from_finetuned(folder)
-    # forcing the class as the error suggests must not pool by CLS in silence
-    with pytest.raises(ValueError, match=r"cannot be embedded as it was trained.*pass pooling_method= explicitly"):
-        FlagAutoModel.from_finetuned(folder, model_class="encoder-only-base", devices="cpu")
-    vectors = FlagAutoModel.from_finetuned(folder, model_class="encoder-only-base", pooling_method="mean",
-                                           devices="cpu").encode(["a", "b"])
-    assert vectors.shape == (2, 32)
+    model = FlagAutoModel.from_finetuned(folder, devices="cpu")
+    assert model.pooling_method == "max"
+    # the caller's pooling_method wins over the file's
+    mean = FlagAutoModel.from_finetuned(folder, model_class="encoder-only-base", pooling_method="mean", devices="cpu")
+    assert mean.pooling_method == "mean"
+    assert not np.allclose(model.encode(["a b c"]), mean.encode(["a b c"]))
 
 
 def test_an_embedder_forced_as_a_reranker_is_refused(only_bge, bert_models):

@@ -60,7 +60,7 @@ def test_checkpoint_folder_inherits_the_parent_name(tiny_models, tmp_path):
 def test_minilm_resolves_to_mean_pooling_from_its_sentence_transformers_files(tiny_models):
     claims = explain(str(tiny_models["minilm"]))
     assert claims[0].model_class == "encoder-only-base" and claims[0].evidence == "architecture"
-    assert "sentence-transformers pooling" in claims[0].reason
+    assert "sentence-transformers modules Transformer (.) -> Pooling (1_Pooling) -> Normalize" in claims[0].reason
     model = FlagAutoModel.from_finetuned(str(tiny_models["minilm"]), devices="cpu")
     assert model.pooling_method == "mean"
 
@@ -68,7 +68,8 @@ def test_minilm_resolves_to_mean_pooling_from_its_sentence_transformers_files(ti
 def test_unnamed_encoder_directory_is_detected_from_config(tiny_models, tmp_path):
     path = named(tmp_path, tiny_models["tiny-xlmr"], "my-finetuned-encoder")
     claim = explain(path)[0]
-    assert (claim.evidence, claim.defaults["pooling_method"]) == ("architecture", "cls")
+    assert claim.evidence == "architecture" and "cls pooling (no sentence-transformers files" in claim.reason
+    assert FlagAutoModel.from_finetuned(path, devices="cpu").pooling_method == "cls"
     assert explain(path, kind="reranker") == []  # no classification head: not a reranker
     reranker_path = named(tmp_path, tiny_models["tiny-xlmr-reranker"], "my-finetuned-reranker")
     assert explain(reranker_path) == []  # a classifier is not an embedder
@@ -93,11 +94,16 @@ def test_classifier_with_several_labels_is_not_a_reranker(tiny_models, tmp_path)
         FlagAutoReranker.from_finetuned(str(path), model_class="encoder-only-base", devices="cpu")
 
 
-def test_st_pooling_the_family_cannot_do_is_not_claimed(tiny_models, tmp_path):
+def test_st_pooling_beyond_the_family_is_applied_by_the_core(tiny_models, tmp_path):
     path = shutil.copytree(tiny_models["tiny-bert"], tmp_path / "max-pooled")
+    (path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
     (path / "1_Pooling").mkdir()
     (path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
-    assert explain(str(path)) == []
+    assert "Pooling (1_Pooling)" in explain(str(path))[0].reason
+    model = FlagAutoModel.from_finetuned(str(path), devices="cpu")
+    assert model.pooling_method == "max" and model.normalize_embeddings is False  # no Normalize module
 
 
 def test_m3_head_files_are_left_to_the_m3_family(only_bge, tiny_models, tmp_path):

@@ -96,18 +96,18 @@ def test_similarity_refuses_what_is_not_vectors_naming_the_argument(odd):
     tensor = torch.ones(2, 3)
     with pytest.raises(TypeError, match=rf"embeddings_1 must be a numpy array, a torch tensor or a list of vectors "
                                         rf"\(lists of numbers\), not {type(odd).__name__}"):
-        FakeEmbedder.similarity(odd, tensor)
+        FakeEmbedder("fake-model", devices="cpu").similarity(odd, tensor)
     with pytest.raises(TypeError, match="embeddings_2 must be a numpy array"):
-        FakeEmbedder.similarity(np.ones((2, 3)), odd)
+        FakeEmbedder("fake-model", devices="cpu").similarity(np.ones((2, 3)), odd)
 
 
 def test_similarity_refuses_none_inside_a_list():
     with pytest.raises(TypeError, match="embeddings_2 must be a numpy array, .*: Could not infer dtype of NoneType"):
-        FakeEmbedder.similarity(torch.ones(1, 2), [[None, 1.0]])
+        FakeEmbedder("fake-model", devices="cpu").similarity(torch.ones(1, 2), [[None, 1.0]])
     # numpy would read the None as NaN
     with pytest.raises(TypeError, match="embeddings_2 must be .*: it holds values of dtype object, not numbers"):
-        FakeEmbedder.similarity(np.ones((1, 2)), [[None, 1.0]])
-    assert FakeEmbedder.similarity(torch.ones(1, 2), [[1, 1]]).shape == (1, 1)
+        FakeEmbedder("fake-model", devices="cpu").similarity(np.ones((1, 2)), [[None, 1.0]])
+    assert FakeEmbedder("fake-model", devices="cpu").similarity(torch.ones(1, 2), [[1, 1]]).shape == (1, 1)
 
 
 # -- J: a reference longer than the file system allows raised OSError (File name too long) -------------------------

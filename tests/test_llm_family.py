@@ -124,12 +124,16 @@ def test_a_local_causal_lm_folder_is_an_llm_embedder_and_reranker_with_reasons(o
 def test_sentence_transformers_pooling_decides_the_strength(only_decoder_families, decoders, tmp_path):
     model = tmp_path / "my-decoder"
     shutil.copytree(decoders["tiny-llama"], model)
-    (model / "modules.json").write_text(json.dumps([{"idx": 1, "path": "1_Pooling", "type": "x.Pooling"}]))
+    (model / "modules.json").write_text(json.dumps([
+        {"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
     (model / "1_Pooling").mkdir()
     (model / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_lasttoken": True}))
     assert explain(model)[0].evidence == "architecture"
+    assert explain(model)[0].score > explain(decoders["tiny-llama"])[0].score  # files: stronger than a guess
     (model / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
-    assert explain(model) == []  # mean-pooled: this family would give different vectors, so it does not claim
+    assert explain(model)[0].evidence == "architecture"  # the core applies the model's mean pooling
+    assert FlagAutoModel.from_finetuned(str(model), devices="cpu").pooling_method == "mean"
 
 
 def test_an_adapter_folder_resolves_through_its_base_model(only_decoder_families, decoders, tmp_path):
@@ -180,7 +184,7 @@ def test_truncate_dim_unnormalized_and_query_format(only_decoder_families, decod
 
 
 def test_pooling_other_than_last_token_is_refused(only_decoder_families, decoders):
-    with pytest.raises(ValueError, match="pooling_method='mean' is not supported by decoder-only-base.*last_token"):
+    with pytest.raises(ValueError, match="pooling_method='mean' is not supported by LLMEmbedder.*last_token"):
         FlagAutoModel.from_finetuned(decoders["tiny-llama"], devices="cpu", pooling_method="mean")
 
 

@@ -57,7 +57,39 @@ def cmd_explain(args: argparse.Namespace) -> int:
     known = known_model(probe.name, args.kind)
     if known is not None and known.model_class != chosen.model_class:
         print(f"Note: FlagEmbedding maps {probe.name!r} to {known.model_class}.")
+    _print_declared(probe, args.kind)
     return 0
+
+
+def _print_declared(probe: ModelProbe, kind: str) -> None:
+    """What the model's sentence-transformers files declare and where each was read (or why they are not used)."""
+    if probe.local_dir is None:
+        return
+    if kind == "reranker":
+        from ..st.activation import declared_activation
+
+        try:
+            activation = declared_activation(probe.local_dir)
+        except ValueError as exc:
+            print(f"\nsentence-transformers: refused: {exc}")
+            return
+        if activation is not None:
+            print(f"\nsentence-transformers: normalize=True, rank() and relevance scores apply {activation[0]} "
+                  f"({activation[1]})")
+        return
+    if probe.sentence_transformers_problem is not None:
+        print(f"\nsentence-transformers: refused at load: {probe.sentence_transformers_problem}")
+        return
+    if known_model(probe.name, "embedder") is not None and probe.sentence_transformers is not None:
+        print(f"\nsentence-transformers: {probe.name!r} is in FlagEmbedding's name table: FlagEmbedding's behaviour "
+              "is kept and its sentence-transformers files are not applied")
+        return
+    description = probe.sentence_transformers
+    if description is None:
+        return
+    print("\nsentence-transformers (applied by flagcore; arguments you pass win):")
+    for line in description.describe():
+        print(f"  {line}")
 
 
 def cmd_models(args: argparse.Namespace) -> int:

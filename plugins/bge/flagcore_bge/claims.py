@@ -7,7 +7,15 @@ recognised from config.json and their sentence-transformers files.
 
 from __future__ import annotations
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for, table_defaults
+from flagcore.family import (
+    Claim,
+    Evidence,
+    ModelProbe,
+    PoolingMethod,
+    names_for,
+    sentence_transformers_reason,
+    table_defaults,
+)
 
 MODEL_CLASS = "encoder-only-base"
 
@@ -34,19 +42,17 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
                      table_defaults(probe.name, "embedder"))
     if not probe.is_local or not _is_encoder(probe) or probe.is_sequence_classifier:
         return None
-    st_pooling = probe.sentence_transformers_pooling
-    if st_pooling is not None and st_pooling not in SUPPORTED_POOLING:
-        return None  # e.g. max pooling: claiming it with CLS would give silently different vectors
-    pooling = st_pooling or "cls"
-    source = "sentence-transformers pooling config" if st_pooling else "no pooling config, BGE default"
-    defaults = {"pooling_method": pooling, **_remote_code_defaults(probe)}
+    defaults = _remote_code_defaults(probe)
+    described = sentence_transformers_reason(probe)
+    if described is None:
+        described = "cls pooling (no sentence-transformers files, BGE default)"
     if probe.has_m3_heads():
         return Claim(MODEL_CLASS, Evidence.ARCHITECTURE,
                      f"encoder config ({probe.model_type}) with M3 head files; dense output only, "
-                     f"the M3 family claims it higher; {pooling} pooling ({source})", defaults)
+                     f"the M3 family claims it higher; {described}", defaults)
     return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 10,
                  f"encoder config ({probe.model_type}, {', '.join(probe.architectures) or 'no architectures'}); "
-                 f"{pooling} pooling ({source})", defaults)
+                 f"{described}", defaults)
 
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import AbsEmbedder, check_pooling, load_pretrained, pool
+from flagcore.family import AbsEmbedder, load_pretrained
 
-from .claims import MODEL_CLASS, SUPPORTED_POOLING
+from .claims import SUPPORTED_POOLING
 
 
 class EncoderEmbedder(AbsEmbedder):
-    """A BERT-like encoder pooled by its CLS token or the mean of its tokens, then L2-normalised."""
+    """A BERT-like encoder pooled by its CLS token or the mean of its tokens (or, for a model saved by
+    sentence-transformers, by its own module chain), then L2-normalised."""
 
     backends = ("torch", "openvino")
+    pooling_methods = SUPPORTED_POOLING
+    default_pooling_method = "cls"
 
-    def __init__(self, model_name_or_path: str, pooling_method: str = "cls", **kwargs: Any) -> None:
+    def __init__(self, model_name_or_path: str, **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        self.pooling_method = check_pooling(pooling_method, SUPPORTED_POOLING, MODEL_CLASS)
         self.tokenizer, self.model = load_pretrained(self, "AutoModel")
 
-    def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
-        hidden = self.model(**batch, return_dict=True).last_hidden_state
-        return pool(hidden, batch["attention_mask"], self.pooling_method)
+    def token_embeddings(self, batch: dict[str, Any], **options: Any) -> Any:
+        return self.model(**batch, return_dict=True).last_hidden_state

@@ -16,7 +16,15 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from flagcore.family import Claim, Evidence, ModelProbe, PoolingMethod, names_for, table_defaults
+from flagcore.family import (
+    Claim,
+    Evidence,
+    ModelProbe,
+    PoolingMethod,
+    names_for,
+    sentence_transformers_reason,
+    table_defaults,
+)
 
 MODEL_CLASS = "decoder-only-base"
 PSEUDO_MOE_CLASS = "decoder-only-pseudo_moe"
@@ -89,17 +97,14 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
         return _through_adapter(probe, embedder_claim)
     if not is_causal_lm(probe) or probe.is_sequence_classifier:
         return None
-    st_pooling = probe.sentence_transformers_pooling
-    defaults = {"pooling_method": LAST_TOKEN, "query_instruction_format": DEFAULT_QUERY_FORMAT}
-    if st_pooling == LAST_TOKEN:
-        return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 20,
-                     f"causal-LM config ({probe.model_type}) with a sentence-transformers last-token pooling module",
-                     defaults)
-    if st_pooling is not None:
-        return None  # e.g. mean pooling: this family would give silently different vectors
+    described = sentence_transformers_reason(probe)
+    if described is not None:
+        return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 20, f"causal-LM config ({probe.model_type}); {described}",
+                     {"query_instruction_format": DEFAULT_QUERY_FORMAT})
     return Claim(MODEL_CLASS, Evidence.FALLBACK + 20,
                  f"causal-LM config ({probe.model_type}, {', '.join(probe.architectures) or 'no architectures'}); "
-                 "last-token pooling assumed", defaults)
+                 "last-token pooling assumed", {"pooling_method": LAST_TOKEN, "query_instruction_format":
+                                                DEFAULT_QUERY_FORMAT})
 
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:

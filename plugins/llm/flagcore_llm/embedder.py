@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagcore.family import AbsEmbedder, check_pooling, pool
+from flagcore.family import AbsEmbedder
 
-from .claims import DEFAULT_QUERY_FORMAT, LAST_TOKEN, MODEL_CLASS
+from .claims import DEFAULT_QUERY_FORMAT, LAST_TOKEN
 from .loading import declared_eos_lost, load_decoder
 
 
@@ -28,11 +28,12 @@ class LLMEmbedder(AbsEmbedder):
     #: a decoder token costs ~10x a MiniLM token and the GEMM rate is the same at 512 as at 2048 padded tokens a
     #: batch, so smaller batches only save padding (SmolLM2 on a CPU: 6.5 s instead of 8.7 s, docs/benchmarks.md)
     default_cpu_batch_tokens = 512
+    pooling_methods = (LAST_TOKEN,)
+    default_pooling_method = LAST_TOKEN
 
-    def __init__(self, model_name_or_path: str, pooling_method: str = LAST_TOKEN,
-                 query_instruction_format: str = DEFAULT_QUERY_FORMAT, **kwargs: Any) -> None:
+    def __init__(self, model_name_or_path: str, query_instruction_format: str = DEFAULT_QUERY_FORMAT,
+                 **kwargs: Any) -> None:
         super().__init__(model_name_or_path, query_instruction_format=query_instruction_format, **kwargs)
-        self.pooling_method = check_pooling(pooling_method, (LAST_TOKEN,), MODEL_CLASS)
         self.tokenizer, self.model = load_decoder(self, "AutoModel")
         self.append_eos = declared_eos_lost(self.tokenizer, self.model_name_or_path)
 
@@ -45,9 +46,6 @@ class LLMEmbedder(AbsEmbedder):
         return {key: [row + [eos if key == "input_ids" else 1 if key == "attention_mask" else 0] for row in rows]
                 for key, rows in columns.items()}
 
-    def hidden_states(self, batch: dict[str, Any], **forward: Any) -> Any:
+    def token_embeddings(self, batch: dict[str, Any], **forward: Any) -> Any:
         """The last layer's hidden states of a padded batch."""
         return self.model(**batch, return_dict=True, **self.forward_options, **forward).last_hidden_state
-
-    def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
-        return pool(self.hidden_states(batch), batch["attention_mask"], LAST_TOKEN)

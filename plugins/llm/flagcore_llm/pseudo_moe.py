@@ -43,8 +43,8 @@ class PseudoMoEEmbedder(LLMEmbedder):
         if chosen is not None and hasattr(self.model, "set_domain"):
             self.model.set_domain(chosen)
         try:
-            hidden = self.hidden_states(batch, **({"domain": chosen} if chosen is not None else {}))
+            hidden = self.token_embeddings(batch, **({"domain": chosen} if chosen is not None else {}))
         except TypeError:  # a forward without a domain argument
-            hidden = self.hidden_states(batch)
+            hidden = self.token_embeddings(batch)
         pooled = pool(hidden, batch["attention_mask"], LAST_TOKEN)
         return torch.nan_to_num(pooled, nan=0.0, posinf=1e4, neginf=-1e4).float()

@@ -17,7 +17,6 @@ from flagcore.family import (
     POOLING_METHODS,
     AbsEmbedder,
     as_pairs,
-    check_pooling,
     head_files,
     load_pretrained,
     local_model_folder,
@@ -26,7 +25,6 @@ from flagcore.family import (
 )
 
 from . import scoring
-from .claims import MODEL_CLASS
 from .heads import load_head
 
 MODES = ("return_dense", "return_sparse", "return_colbert_vecs")
@@ -55,11 +53,13 @@ class M3Embedder(AbsEmbedder):
     backends = ("torch", "openvino")
     backbone_path = "model.backbone"  # the sparse and ColBERT heads stay in torch
 
-    def __init__(self, model_name_or_path: str, pooling_method: str = "cls", colbert_dim: int = -1,
+    pooling_methods = POOLING_METHODS
+    default_pooling_method = "cls"
+
+    def __init__(self, model_name_or_path: str, colbert_dim: int = -1,
                  return_dense: bool = True, return_sparse: bool = False, return_colbert_vecs: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(model_name_or_path, **kwargs)
-        self.pooling_method = check_pooling(pooling_method, POOLING_METHODS, MODEL_CLASS)
         self.return_dense, self.return_sparse = bool(return_dense), bool(return_sparse)
         self.return_colbert_vecs = bool(return_colbert_vecs)
         self.model_folder = local_model_folder(self.model_name_or_path, self.cache_dir)

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import contextlib
 import hmac
-import math
 import os
 import re
 import time
@@ -333,7 +332,7 @@ def create_app(models: list[ServedModel], settings: ServeSettings) -> FastAPI:
         raw = check.boolean(body, "raw_scores", False)
         pairs = [(query, d) for d in docs]
         scores, tokens = await infer(item, "score", lambda: item.model.tokenize_inputs(pairs))
-        values = [float(s) if raw else _sigmoid(float(s)) for s in scores]
+        values = [float(s) if raw else item.model.activate(float(s)) for s in scores]
         order = sorted(range(len(values)), key=lambda i: -values[i])[: top_n or len(values)]
         results = []
         for i in order:
@@ -383,10 +382,3 @@ def _dimensions(item: ServedModel) -> int | None:
     except Exception:
         return None
 
-
-def _sigmoid(x: float) -> float:
-    """As flagcore's ``normalize=True``."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
