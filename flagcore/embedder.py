@@ -192,16 +192,11 @@ class AbsEmbedder(InferenceModel):
         texts, single = as_texts(sentences)
         if task is not None and not isinstance(task, str):
             raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
-        if instruction is None:
-            instruction, fmt = self.declared.prompt(task), "{}{}"
-        else:
-            fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
-                                           "instruction_format")
-        prefix = ""
+        fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
+                                       "instruction_format") if instruction is not None else "{}{}"
+        instruction, fmt, route = self._prompted(task, instruction, fmt)
         if instruction is not None:
             texts = [format_instruction(fmt, instruction, text) for text in texts]
-            prefix = prompt_prefix(fmt, instruction)
-        route = Route(task, prompt_length(self.tokenizer, prefix) if self.sentence_head is not None else 0)
         return self.encode_texts(texts, single, self.tokenize,
                                  max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
                                  batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
@@ -286,15 +281,30 @@ class AbsEmbedder(InferenceModel):
             TOKENIZE_ONLY.reset(token)
 
     def encode_tokenized(self, columns: Columns, *, batch_size: int | None = None,
-                         convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+                         convert_to_numpy: bool | None = None, query: bool | None = None, **kwargs: Any) -> Any:
         """Embed rows tokenized by :meth:`tokenize_inputs` (the columns of several calls may be concatenated, row
         by row): the batching under the token budget, steps and post-processing of :meth:`encode`, output rows in
-        the order given (as for a list). ``kwargs``: :meth:`encode`'s call options (a family's, e.g. M3's
-        ``return_sparse``)."""
+        the order given (as for a list). ``query``: the side the rows were tokenized for (``tokenize_inputs``'s
+        ``query``; True or False), which a sentence-transformers model's prompt exclusion and routes depend on.
+        ``kwargs``: :meth:`encode`'s call options (a family's, e.g. M3's ``return_sparse``)."""
         rows = len(columns["input_ids"])
+        route = Route()
+        if query is not None:
+            task = "query" if query else "document"
+            instruction = self.query_instruction_for_retrieval if query else self.passage_instruction_for_retrieval
+            fmt = self.query_instruction_format if query else self.passage_instruction_format
+            route = self._prompted(task, instruction, fmt)[2]
         return self.encode_texts([""] * rows, False, lambda _texts, _max_length: columns,
                                  max_length=self.passage_max_length, batch_size=batch_size,
-                                 convert_to_numpy=convert_to_numpy, options=kwargs)
+                                 convert_to_numpy=convert_to_numpy, options=kwargs, route=route)
+
+    def _prompted(self, task: str | None, instruction: str | None, fmt: str) -> tuple[str | None, str, Route]:
+        """(instruction, format, route) of a call: the caller's instruction, else the prompt the model declares for
+        the task (as a plain prefix); the route carries the task and the prompt's token count."""
+        if instruction is None:
+            instruction, fmt = self.declared.prompt(task), "{}{}"
+        prefix = prompt_prefix(fmt, instruction) if instruction is not None else ""
+        return instruction, fmt, Route(task, prompt_length(self.tokenizer, prefix) if self.sentence_head else 0)
 
     def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool, route: Route) -> Any:
         if self.sentence_head is None:

@@ -185,3 +185,12 @@ def test_a_flagembedding_name_keeps_flagembeddings_behaviour(tmp_path):
     model = FlagAutoModel.from_finetuned(str(folder), devices="cpu")
     assert model.sentence_head is None and model.pooling_method == "cls" and model.query_max_length == 512
     assert model.similarity_fn_name == "cosine" and model.declared.not_applied is not None
+
+
+@pytest.mark.parametrize("name", ["bert-prompts-exclude", "bert-router", "qwen3-lasttoken"])
+def test_the_serving_hooks_give_the_library_vectors(embedders, name):
+    texts = CASES[name]["texts"]
+    model = embedder(embedders, name)
+    for query, library in ((True, model.encode_queries), (False, model.encode_corpus)):
+        columns = model.tokenize_inputs(texts, query=query)
+        close(model.encode_tokenized(columns, query=query), library(texts))

@@ -55,11 +55,13 @@ class ServedModel:
             if scores and isinstance(scores[0], list):  # several cutoff layers: the last one's scores
                 scores = scores[-1]
             return scores
-        if not self.multi_output:
-            return self.model.encode_tokenized(columns, convert_to_numpy=True)
-        wanted = {f"return_{k}" if k != "colbert" else "return_colbert_vecs": k == key
+        output, query = key if isinstance(key, tuple) else (key, None)  # queries and passages run apart: a model's
+        if not self.multi_output:                                       # prompt and route may differ by side
+            return self.model.encode_tokenized(columns, convert_to_numpy=True, query=query)
+        wanted = {f"return_{k}" if k != "colbert" else "return_colbert_vecs": k == output
                   for k in ("dense", "sparse", "colbert")}
-        return self.model.encode_tokenized(columns, convert_to_numpy=True, **wanted)[M3_OUTPUTS[str(key)]]
+        return self.model.encode_tokenized(columns, convert_to_numpy=True, query=query,
+                                           **wanted)[M3_OUTPUTS[str(output)]]
 
 
 def _split(output: Any, start: int, stop: int) -> Any:
@@ -272,7 +274,7 @@ def create_app(models: list[ServedModel], settings: ServeSettings) -> FastAPI:
         texts = check.texts(body.get("input"), "input", settings)
         side = check.choice(body, "input_type", ("query", "passage", "document"), "passage")
         query = side == "query"
-        rows, tokens = await infer(item, output if item.multi_output else "dense",
+        rows, tokens = await infer(item, (output if item.multi_output else "dense", query),
                                    lambda: item.model.tokenize_inputs(texts, query=query))
         return body, item, texts, rows, tokens
 
