@@ -73,7 +73,8 @@ class AbsReranker(InferenceModel):
         self.normalize = flag(normalize, "normalize")
         #: the activation ``normalize=True`` applies: a sentence-transformers CrossEncoder's saved one, else sigmoid
         declared = declared_activation(self.model_name_or_path, cache_dir)
-        self.activation, self.activation_source = declared or ("Sigmoid", None)
+        self.activation: str = declared[0] if declared else "Sigmoid"
+        self.activation_source: str | None = declared[1] if declared else None
 
     # -- what a family provides ------------------------------------------------------------
     @abstractmethod

@@ -97,14 +97,14 @@ class M3Embedder(AbsEmbedder):
 
     def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
                convert_to_numpy: bool | None = None, instruction: str | None = None,
-               instruction_format: str | None = None, return_dense: bool | None = None,
+               instruction_format: str | None = None, task: str | None = None, return_dense: bool | None = None,
                return_sparse: bool | None = None, return_colbert_vecs: bool | None = None, **kwargs: Any) -> dict:
         """``{"dense_vecs", "lexical_weights", "colbert_vecs"}``; ``None`` for outputs not asked for, single
         items for a single string."""
         modes = self._modes(return_dense, return_sparse, return_colbert_vecs)
         return super().encode(sentences, batch_size=batch_size, max_length=max_length,
                               convert_to_numpy=convert_to_numpy, instruction=instruction,
-                              instruction_format=instruction_format, **modes, **kwargs)
+                              instruction_format=instruction_format, task=task, **modes, **kwargs)
 
     # -- one batch -------------------------------------------------------------------------
     def embed_batch(self, batch: dict[str, Any], return_dense: bool = True, return_sparse: bool = False,
