@@ -266,6 +266,16 @@ def cached_snapshot(hub_id: str, cache_dir: str | os.PathLike[str] | None = None
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+def model_folder(reference: str | os.PathLike[str], cache_dir: str | None = None) -> Path | None:
+    """The local folder of a model: the directory, or a hub id's snapshot already in the Hugging Face cache (an id
+    not in the cache is not downloaded to look); None otherwise."""
+    reference = os.fspath(reference)
+    folder = Path(os.path.expanduser(reference))
+    if folder.is_dir():
+        return folder
+    return cached_snapshot(reference, cache_dir) if looks_like_hub_id(reference) else None
+
+
 def _json_problem(path: Path) -> str:
     try:
         with open(path, encoding="utf-8") as fh:

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Callable
 
 from ..known_models import known_model
-from ..probe import cached_snapshot, looks_like_hub_id, model_name_from_reference
-from .description import SentenceTransformersFormatError
+from ..probe import model_folder, model_name_from_reference
+from .files import SentenceTransformersFormatError, json_object
 
 
 def _sigmoid(x: float) -> float:
@@ -28,14 +26,11 @@ ACTIVATIONS: dict[str, Callable[[float], float]] = {"Sigmoid": _sigmoid, "Identi
 def declared_activation(reference: str | os.PathLike[str], cache_dir: str | None = None) -> tuple[str, str] | None:
     """(torch.nn class name, where it was read) of a cross-encoder's saved activation, or None when its config.json
     declares none (or the model is in FlagEmbedding's name table, whose behaviour is kept)."""
-    reference = os.fspath(reference)
-    folder: Path | None = Path(os.path.expanduser(reference))
-    if folder is None or not folder.is_dir():
-        folder = cached_snapshot(reference, cache_dir) if looks_like_hub_id(reference) else None
-    if folder is None or known_model(model_name_from_reference(reference), "reranker") is not None:
+    folder = model_folder(reference, cache_dir)
+    if folder is None or known_model(model_name_from_reference(os.fspath(reference)), "reranker") is not None:
         return None
-    saved_by_st = _json_object(folder / "config_sentence_transformers.json")
-    config = _json_object(folder / "config.json")
+    saved_by_st = json_object(folder / "config_sentence_transformers.json")
+    config = json_object(folder / "config.json")
     saved = config.get("sentence_transformers")
     path, source = None, ""
     if saved_by_st.get("activation_fn") is not None:  # sentence-transformers 5.x and later
@@ -54,11 +49,3 @@ def declared_activation(reference: str | os.PathLike[str], cache_dir: str | None
             f"applies ({', '.join(ACTIVATIONS)} of torch.nn); it runs no code from model files")
     return name, source
 
-
-def _json_object(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            value = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}

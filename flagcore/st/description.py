@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from .files import Declared, SentenceTransformersFormatError, read_json
 from .modules import (
     DenseModule,
     LayerNormModule,
@@ -32,19 +33,6 @@ SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 _SIMILARITY_ALIASES = {"dot_product": "dot"}
 #: where ``encode_corpus`` looks for its prompt, in order (sentence-transformers' ``encode_document``)
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
-
-
-class SentenceTransformersFormatError(ValueError):
-    """A sentence-transformers file flagcore cannot honour: an unknown module type, a malformed config, a size that
-    disagrees with the model. The message names the file."""
-
-
-@dataclass(frozen=True)
-class Declared:
-    """One value a model's files declare, and where it was read."""
-
-    value: Any
-    source: str
 
 
 @dataclass(frozen=True)
@@ -157,22 +145,6 @@ def read_description(folder: str | Path, config: dict[str, Any] | None = None) -
         max_length=_max_length(folder, transformers[0], config),
         saved_by=version.get("sentence_transformers") if isinstance(version, dict) else None,
     )
-
-
-def read_json(path: Path, expected: type) -> Any:
-    """A sentence-transformers JSON file holding a ``expected`` (dict or list), or a clear error naming it."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            value = json.load(fh)
-    except OSError as exc:
-        raise SentenceTransformersFormatError(f"{path} cannot be read ({exc})") from None
-    except ValueError as exc:
-        raise SentenceTransformersFormatError(f"{path} is not valid JSON ({exc}); save the model again") from None
-    if not isinstance(value, expected):
-        raise SentenceTransformersFormatError(
-            f"{path} holds {type(value).__name__} {json.dumps(value)[:60]}, not a JSON "
-            f"{'object' if expected is dict else 'list'}; save the model again")
-    return value
 
 
 def _module_path(folder: Path, entry: dict[str, Any]) -> str:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import Declared, SentenceTransformersFormatError, read_json
+
 #: sentence-transformers' class names flagcore implements, by the name a ``modules.json`` type ends with
 SERVED_TYPES = ("Transformer", "Pooling", "Dense", "Normalize", "LayerNorm", "Router", "Asym")
 #: type paths of other model kinds, whose classes of the same name work differently
@@ -33,14 +35,10 @@ _SENTENCE = "sentence_embedding"
 
 
 def _error(message: str) -> Exception:
-    from .description import SentenceTransformersFormatError
-
     return SentenceTransformersFormatError(message)
 
 
 def _config(folder: Path, path: str, names: tuple[str, ...], required: bool) -> tuple[dict[str, Any], str | None]:
-    from .description import read_json
-
     for name in names:
         file = folder / path / name
         if file.is_file():
@@ -87,7 +85,7 @@ class TransformerModule(BaseModule):
     """The transformer: the family loads it; these are its tokenizer settings."""
 
     source: str | None = None
-    max_seq_length: Any = None  # a description.Declared
+    max_seq_length: Declared | None = None
     do_lower_case: bool = False
     tokenizer_settings: dict[str, str] = field(default_factory=dict)  # padding_side, truncation_side
 
@@ -235,8 +233,6 @@ _TOKENIZER_KEYS = {"trust_remote_code", "model_max_length", "padding_side", "tru
 
 
 def _transformer(folder: Path, path: str) -> TransformerModule:
-    from .description import Declared
-
     config, source = _config(folder, path, TRANSFORMER_CONFIG_FILES, required=False)
     where = str(folder / source) if source else str(folder)
     _refuse_keys(config, {"max_seq_length", "do_lower_case", "transformer_task", "modality_config",

@@ -5,16 +5,15 @@ behaviour (its files are not applied)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..known_models import known_model
 from ..pooling import check_pooling
-from ..probe import cached_snapshot, looks_like_hub_id, model_name_from_reference
-from .description import Description, SentenceTransformersFormatError, has_description, read_description
+from ..probe import model_folder, model_name_from_reference
+from .description import Description, has_description, read_description
+from .files import SentenceTransformersFormatError, json_object
 from .modules import NormalizeModule, PoolingModule
 
 #: FlagEmbedding's default max length, for a model that declares none
@@ -31,19 +30,14 @@ class DeclaredSettings:
     def of(cls, reference: str | os.PathLike[str], cache_dir: str | None = None) -> DeclaredSettings:
         """The settings of a local folder, or of a hub id already in the Hugging Face cache (an id not in the cache
         is not downloaded to look)."""
-        reference = os.fspath(reference)
-        folder = Path(os.path.expanduser(reference))
-        if not folder.is_dir():
-            folder = cached_snapshot(reference, cache_dir) if looks_like_hub_id(reference) else None  # type: ignore
-            if folder is None:
-                return cls()
-        if not has_description(folder):
+        folder = model_folder(reference, cache_dir)
+        if folder is None or not has_description(folder):
             return cls()
-        name = model_name_from_reference(reference)
+        name = model_name_from_reference(os.fspath(reference))
         if known_model(name, "embedder") is not None:
             return cls(None, f"{name!r} is in FlagEmbedding's name table: FlagEmbedding's behaviour is kept (its "
                              "sentence-transformers files are not applied)")
-        return cls(read_description(folder, _config(folder)))
+        return cls(read_description(folder, json_object(folder / "config.json")))
 
     # -- defaults ---------------------------------------------------------------------------------------------------
     @property
@@ -139,11 +133,3 @@ def _check_family_pools_alike(description: Description, modules: tuple[Any, ...]
         "load the model with a class that applies sentence-transformers modules (the encoder-only-base or "
         "decoder-only-base embedders), or save it without that module")
 
-
-def _config(folder: Path) -> dict[str, Any] | None:
-    try:
-        with open(folder / "config.json", encoding="utf-8") as fh:
-            value = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
