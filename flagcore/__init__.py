@@ -8,6 +8,7 @@ importable from here too: each is the installed family class that serves it, loa
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .auto import FlagAutoModel, FlagAutoReranker
 from .claims import Claim, Evidence
 from .embedder import AbsEmbedder
@@ -27,9 +28,7 @@ from .hookspecs import hookimpl
 from .plugins import list_plugins, plugin_registered, register_plugin, unregister_plugin
 from .probe import ModelProbe
 from .reranker import AbsReranker, RankedDocument
-from .resolve import explain, resolve
-
-__version__ = "0.1.0"
+from .resolve import explain, model_kind, resolve
 
 __all__ = [
     "AUTO_EMBEDDER_MAPPING",
@@ -56,6 +55,7 @@ __all__ = [
     "explain",
     "hookimpl",
     "list_plugins",
+    "model_kind",
     "plugin_registered",
     "register_plugin",
     "resolve",

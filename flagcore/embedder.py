@@ -1,31 +1,34 @@
-"""AbsEmbedder: everything embedder families share. A family only loads its model and says
-what one padded batch turns into (``embed_batch``)."""
+"""AbsEmbedder: everything embedder families share. A family only loads its model and says what one padded batch
+turns into (``token_embeddings``, or ``embed_batch``); the stages of a call (``prepare_*`` → ``run`` → ``finish`` →
+``present``) are the same for every family."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
-from .engine.devices import DevicesArg
-from .inputs import as_texts, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
+from .inputs import as_texts, check_bool, check_instruction_format, format_instruction, positive_int, positive_int_or
 from .limits import check_room_for_special_tokens, fit_max_length
-from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
+from .model_base import Columns, InferenceModel
+from .outputs import DENSE, DENSE_ONLY, MULTI_VECTOR, SPARSE, Embeddings, EmbedStep, EmbedWork, check_outputs
 from .pooling import ALL_POOLING_MODES, pool
 from .similarity import similarity_of
 from .st.route import Route, prompt_length, prompt_prefix
 from .st.settings import DeclaredSettings
-from .streaming import PRETOKENIZED, stream_call
+from .streaming import stream_stages
 
 if TYPE_CHECKING:
-    import numpy as np
+    from .engine.devices import DevicesArg
+    from .outputs import Ran
 
 
-class AbsEmbedder(InferenceModel):
+class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
     """Base class of every embedder. Arguments and defaults follow FlagEmbedding 1.4.2.
 
-    Families implement :meth:`embed_batch` (forward pass + pooling of one padded batch, giving a
-    ``(batch, dim)`` tensor). Truncation to ``truncate_dim``, L2 normalisation, conversion and
-    ordering are done here for every family.
+    Families implement :meth:`token_embeddings` (the core pools) or :meth:`embed_batch` (one padded batch to a
+    ``(batch, dim)`` tensor, or to an :class:`~flagcore.outputs.Embeddings` when the family declares more outputs in
+    :attr:`available_outputs`). Truncation to ``truncate_dim``, L2 normalisation, conversion and ordering are done
+    here for every family.
     """
 
     #: pooling names a caller may pass as ``pooling_method`` (a sentence-transformers model's own Pooling module
@@ -33,6 +36,7 @@ class AbsEmbedder(InferenceModel):
     pooling_methods: ClassVar[tuple[str, ...]] = ALL_POOLING_MODES
     #: the pooling when neither the caller nor the model's files say (FlagEmbedding's default for the class)
     default_pooling_method: ClassVar[str] = "cls"
+    progress_label = ("Encoding", "text")
 
     def __init__(
         self,
@@ -66,7 +70,7 @@ class AbsEmbedder(InferenceModel):
         self.declared = DeclaredSettings.of(self.model_name_or_path, cache_dir)
         declared = self.declared
         self.normalize_embeddings = (declared.normalizes if normalize_embeddings is None
-                                     else flag(normalize_embeddings, "normalize_embeddings"))
+                                     else check_bool(normalize_embeddings, "normalize_embeddings"))
         self.query_instruction_for_retrieval = query_instruction_for_retrieval
         self.query_instruction_format = check_instruction_format(query_instruction_format, "query_instruction_format")
         self.passage_instruction_for_retrieval = passage_instruction_for_retrieval
@@ -75,7 +79,7 @@ class AbsEmbedder(InferenceModel):
         self.query_max_length = positive_int_or(query_max_length, declared.max_length("query"), "query_max_length")
         self.passage_max_length = positive_int_or(passage_max_length, declared.max_length("document"),
                                                   "passage_max_length")
-        self.convert_to_numpy = flag(convert_to_numpy, "convert_to_numpy")
+        self.convert_to_numpy = check_bool(convert_to_numpy, "convert_to_numpy")
         truncate_dim = declared.truncate_dim if truncate_dim is None else truncate_dim
         self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
         self.pooling_method = declared.pooling(pooling_method, self)
@@ -107,7 +111,9 @@ class AbsEmbedder(InferenceModel):
 
     def embed_batch(self, batch: dict[str, Any], **options: Any) -> Any:
         """Forward one padded batch (tensors on the device) and pool it to a ``(batch, dim)`` tensor: by default
-        :meth:`token_embeddings` pooled by ``pooling_method``."""
+        :meth:`token_embeddings` pooled by ``pooling_method``. A family with several outputs returns an
+        :class:`~flagcore.outputs.Embeddings` whose ``dense`` is that tensor (or None when not asked for), ``sparse``
+        one ``{token id: weight}`` dict per row and ``multi_vector`` one ``(tokens, d)`` numpy array per row."""
         return pool(self.token_embeddings(batch, **options), batch["attention_mask"], self.pooling_method)
 
     def tokenize(self, texts: list[str], max_length: int) -> Columns:
@@ -157,28 +163,111 @@ class AbsEmbedder(InferenceModel):
             hidden = self.sentence_head.output_width(int(hidden))
         return min(hidden, self.truncate_dim) if self.truncate_dim else int(hidden)
 
-    # -- public calls ----------------------------------------------------------------------
-    def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
-                       max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
-        """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set (else the model's own
-        ``query`` prompt, for a model saved by sentence-transformers)."""
+    # -- what the model gives -----------------------------------------------------------------------------------
+    @property
+    def available_outputs(self) -> frozenset[str]:
+        """The outputs this model can give (:data:`~flagcore.outputs.DENSE`; M3 also sparse and multi-vector): what
+        front ends may ask :meth:`prepare_encode` and its siblings for with ``outputs=``."""
+        return DENSE_ONLY
+
+    def outputs_for_options(self, options: Mapping[str, Any]) -> frozenset[str]:
+        """The outputs a call with these family options returns when it does not pass ``outputs=`` (M3: its
+        ``return_*`` switches)."""
+        return DENSE_ONLY
+
+    def options_for_outputs(self, outputs: frozenset[str]) -> dict[str, Any]:
+        """The family options that make a call return ``outputs`` (M3: its ``return_*`` switches)."""
+        return {}
+
+    # -- the prepare stage ---------------------------------------------------------------------------------------
+    def prepare_queries(self, queries: str | list[str], batch_size: int | None = None,
+                        max_length: int | None = None, convert_to_numpy: bool | None = None,
+                        **kwargs: Any) -> EmbedWork:
+        """The work of :meth:`encode_queries` (tokenized, nothing run)."""
         _no_instruction_arguments("encode_queries", "query", kwargs)
-        return self.encode(
+        return self.prepare_encode(
             queries, batch_size=batch_size, max_length=self.query_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.query_instruction_for_retrieval,
             instruction_format=self.query_instruction_format, task="query", **kwargs,
         )
 
-    def encode_corpus(self, corpus: str | list[str], batch_size: int | None = None,
-                      max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
-        """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set (else the model's own
-        ``document``, ``passage`` or ``corpus`` prompt, the first it declares)."""
+    def prepare_corpus(self, corpus: str | list[str], batch_size: int | None = None,
+                       max_length: int | None = None, convert_to_numpy: bool | None = None,
+                       **kwargs: Any) -> EmbedWork:
+        """The work of :meth:`encode_corpus` (tokenized, nothing run)."""
         _no_instruction_arguments("encode_corpus", "passage", kwargs)
-        return self.encode(
+        return self.prepare_encode(
             corpus, batch_size=batch_size, max_length=self.passage_max_length if max_length is None else max_length,
             convert_to_numpy=convert_to_numpy, instruction=self.passage_instruction_for_retrieval,
             instruction_format=self.passage_instruction_format, task="document", **kwargs,
         )
+
+    def prepare_side(self, texts: str | list[str], *, query: bool, **kwargs: Any) -> EmbedWork:
+        """:meth:`prepare_queries` (``query=True``) or :meth:`prepare_corpus`: for front ends that take the side as
+        a value."""
+        return (self.prepare_queries if query else self.prepare_corpus)(texts, **kwargs)
+
+    def prepare_encode(self, sentences: str | list[str], batch_size: int | None = None,
+                       max_length: int | None = None, convert_to_numpy: bool | None = None,
+                       instruction: str | None = None, instruction_format: str | None = None,
+                       task: str | None = None, **kwargs: Any) -> EmbedWork:
+        """The work of :meth:`encode` (tokenized, nothing run)."""
+        texts, single = as_texts(sentences)
+        if task is not None and not isinstance(task, str):
+            raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
+        fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
+                                       "instruction_format") if instruction is not None else "{}{}"
+        instruction, fmt, route = self._prompted(task, instruction, fmt)
+        if instruction is not None:
+            texts = [format_instruction(fmt, instruction, text) for text in texts]
+        return self.prepare_texts(texts, single, self.tokenize,
+                                  max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
+                                  batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
+                                  route=route)
+
+    def prepare_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
+                      max_length: int, batch_size: int | None, convert_to_numpy: bool | None,
+                      options: dict[str, Any], caller: Callable[..., Any] | None = None,
+                      route: Route | None = None) -> EmbedWork:
+        """The shared end of every ``prepare_*``: ``tokenize(texts, max_length)`` (unpadded columns) and the call's
+        checked options. A family that builds its token ids differently for some calls (ICL queries) passes its own
+        ``tokenize``. ``options``: the call's extra keyword arguments (core options, the family's
+        ``call_options``, and ``outputs``: which of :attr:`available_outputs` to return). ``route``: the call's task
+        and prompt length, for a sentence-transformers module chain."""
+        options = dict(options)
+        to_tensor = options.pop("convert_to_tensor", None)
+        requested = options.pop("outputs", None)
+        core, family = self._split_call_options(caller or self.encode, options)
+        to_numpy = (self.convert_to_numpy if convert_to_numpy is None
+                    else check_bool(convert_to_numpy, "convert_to_numpy"))
+        if to_tensor is not None and check_bool(to_tensor, "convert_to_tensor"):
+            to_numpy = False  # sentence-transformers' switch: a tensor whatever convert_to_numpy says
+        max_length = fit_max_length(self, check_room_for_special_tokens(
+            self, positive_int(max_length, "max_length"), "max_length"))
+        if requested is None:
+            outputs = self.outputs_for_options(family)
+        else:
+            outputs = check_outputs(requested, self.available_outputs, type(self).__name__)
+        family.update(self.options_for_outputs(outputs))
+        columns = tokenize(texts, max_length) if texts else {"input_ids": []}
+        # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
+        several = len(self.target_devices) > 1
+        return EmbedWork(columns, EmbedStep(family, to_numpy or several, route or Route()),
+                         positive_int_or(batch_size, self.batch_size, "batch_size"), single, to_numpy=to_numpy,
+                         outputs=outputs, **core)
+
+    # -- public calls --------------------------------------------------------------------------------------------
+    def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
+                       max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+        """Embed queries, with ``query_instruction_for_retrieval`` applied when it is set (else the model's own
+        ``query`` prompt, for a model saved by sentence-transformers)."""
+        return self.complete(self.prepare_queries(queries, batch_size, max_length, convert_to_numpy, **kwargs))
+
+    def encode_corpus(self, corpus: str | list[str], batch_size: int | None = None,
+                      max_length: int | None = None, convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
+        """Embed passages, with ``passage_instruction_for_retrieval`` applied when it is set (else the model's own
+        ``document``, ``passage`` or ``corpus`` prompt, the first it declares)."""
+        return self.complete(self.prepare_corpus(corpus, batch_size, max_length, convert_to_numpy, **kwargs))
 
     def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
                convert_to_numpy: bool | None = None, instruction: str | None = None,
@@ -189,18 +278,8 @@ class AbsEmbedder(InferenceModel):
         No instruction is applied unless passed, except the prompt a sentence-transformers model declares: its
         ``default_prompt_name`` prompt, or with ``task="query"`` / ``"document"`` (what :meth:`encode_queries` and
         :meth:`encode_corpus` pass) that task's prompt; ``task`` also picks a Router model's route."""
-        texts, single = as_texts(sentences)
-        if task is not None and not isinstance(task, str):
-            raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
-        fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
-                                       "instruction_format") if instruction is not None else "{}{}"
-        instruction, fmt, route = self._prompted(task, instruction, fmt)
-        if instruction is not None:
-            texts = [format_instruction(fmt, instruction, text) for text in texts]
-        return self.encode_texts(texts, single, self.tokenize,
-                                 max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
-                                 batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
-                                 route=route)
+        return self.complete(self.prepare_encode(sentences, batch_size, max_length, convert_to_numpy, instruction,
+                                                 instruction_format, task, **kwargs))
 
     def encode_single_device(self, sentences: str | list[str], batch_size: int | None = None,
                              max_length: int | None = None, convert_to_numpy: bool | None = None, device: Any = None,
@@ -211,39 +290,6 @@ class AbsEmbedder(InferenceModel):
             return self.encode(sentences, batch_size=batch_size, max_length=max_length,
                                convert_to_numpy=convert_to_numpy, **kwargs)
 
-    def encode_texts(self, texts: list[str], single: bool, tokenize: Callable[[list[str], int], Columns], *,
-                     max_length: int, batch_size: int | None, convert_to_numpy: bool | None,
-                     options: dict[str, Any], caller: Callable[..., Any] | None = None,
-                     route: Route | None = None) -> Any:
-        """The shared path of every encode call: ``tokenize(texts, max_length)`` (unpadded columns), then batches
-        under the token budget on every device, ``embed_batch`` + ``finish_batch`` per batch, merged in input order.
-
-        A family that builds its token ids differently for some calls (ICL queries) passes its own ``tokenize``.
-        ``options`` are the call's extra keyword arguments: core options and the family's ``call_options``.
-        ``route``: the call's task and prompt length, for a sentence-transformers module chain.
-        """
-        to_tensor = options.pop("convert_to_tensor", None)
-        core, family = self._split_call_options(caller or self.encode, options)
-        to_numpy = self.convert_to_numpy if convert_to_numpy is None else flag(convert_to_numpy, "convert_to_numpy")
-        if to_tensor is not None and flag(to_tensor, "convert_to_tensor"):
-            to_numpy = False  # sentence-transformers' switch: a tensor whatever convert_to_numpy says
-        max_length = fit_max_length(self, check_room_for_special_tokens(
-            self, positive_int(max_length, "max_length"), "max_length"))
-        if not texts:
-            return self.empty_output(to_numpy, **family)
-        pretokenized = PRETOKENIZED.get()  # a stream's chunk, tokenized ahead in its tokenizer thread
-        columns = tokenize(texts, max_length) if pretokenized is None else pretokenized
-        if TOKENIZE_ONLY.get():
-            return columns
-        # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
-        several = len(self.target_devices) > 1
-        outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
-                                             "_embed_step",
-                                             (family, to_numpy or several, route or Route()), desc="Encoding",
-                                             **core)
-        merged = self.merge_batches(outputs, batcher.restore, single, to_numpy or several)
-        return self.outputs_as_tensors(merged) if several and not to_numpy else merged
-
     # -- streaming: any iterable in, one result per chunk out (flagcore.streaming) -----------------------------
     def encode_stream(self, sentences: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
                       **kwargs: Any) -> Iterator[Any]:
@@ -252,51 +298,20 @@ class AbsEmbedder(InferenceModel):
         M3's dicts), ``chunk_size`` rows at a time (8192 by default; the last chunk shorter). Memory is bounded by
         the chunk size: the next chunk is read and tokenized in a background thread while the current one runs
         (``prefetch`` chunks ahead), on every device of ``devices=[...]``. ``kwargs``: :meth:`encode`'s."""
-        return stream_call(self.encode, sentences, chunk_size=chunk_size, prefetch=prefetch,
-                           tokenize_only=TOKENIZE_ONLY, **kwargs)
+        return stream_stages(self.prepare_encode, self.complete, sentences, chunk_size=chunk_size,
+                             prefetch=prefetch, **kwargs)
 
     def encode_queries_stream(self, queries: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
                               **kwargs: Any) -> Iterator[Any]:
         """:meth:`encode_stream` with :meth:`encode_queries` per chunk (the query instruction applies)."""
-        return stream_call(self.encode_queries, queries, chunk_size=chunk_size, prefetch=prefetch,
-                           tokenize_only=TOKENIZE_ONLY, **kwargs)
+        return stream_stages(self.prepare_queries, self.complete, queries, chunk_size=chunk_size,
+                             prefetch=prefetch, **kwargs)
 
     def encode_corpus_stream(self, corpus: Iterable[str], chunk_size: int | None = None, *, prefetch: int = 1,
                              **kwargs: Any) -> Iterator[Any]:
         """:meth:`encode_stream` with :meth:`encode_corpus` per chunk (the passage instruction applies)."""
-        return stream_call(self.encode_corpus, corpus, chunk_size=chunk_size, prefetch=prefetch,
-                           tokenize_only=TOKENIZE_ONLY, **kwargs)
-
-    # -- serving hooks: tokenize each request on its own, run the rows of many in shared batches ------------------
-    def tokenize_inputs(self, texts: list[str], *, query: bool = False) -> Columns:
-        """The token columns that ``encode_queries(texts)`` (``query=True``) or ``encode_corpus(texts)`` would run,
-        instruction applied and truncated as those calls do (a family's own tokenization included), unpadded and in
-        input order; the model does not run. :meth:`encode_tokenized` embeds them."""
-        if not texts:
-            return {"input_ids": []}
-        token = TOKENIZE_ONLY.set(True)
-        try:
-            return (self.encode_queries if query else self.encode_corpus)(list(texts))
-        finally:
-            TOKENIZE_ONLY.reset(token)
-
-    def encode_tokenized(self, columns: Columns, *, batch_size: int | None = None,
-                         convert_to_numpy: bool | None = None, query: bool | None = None, **kwargs: Any) -> Any:
-        """Embed rows tokenized by :meth:`tokenize_inputs` (the columns of several calls may be concatenated, row
-        by row): the batching under the token budget, steps and post-processing of :meth:`encode`, output rows in
-        the order given (as for a list). ``query``: the side the rows were tokenized for (``tokenize_inputs``'s
-        ``query``; True or False), which a sentence-transformers model's prompt exclusion and routes depend on.
-        ``kwargs``: :meth:`encode`'s call options (a family's, e.g. M3's ``return_sparse``)."""
-        rows = len(columns["input_ids"])
-        route = Route()
-        if query is not None:
-            task = "query" if query else "document"
-            instruction = self.query_instruction_for_retrieval if query else self.passage_instruction_for_retrieval
-            fmt = self.query_instruction_format if query else self.passage_instruction_format
-            route = self._prompted(task, instruction, fmt)[2]
-        return self.encode_texts([""] * rows, False, lambda _texts, _max_length: columns,
-                                 max_length=self.passage_max_length, batch_size=batch_size,
-                                 convert_to_numpy=convert_to_numpy, options=kwargs, route=route)
+        return stream_stages(self.prepare_corpus, self.complete, corpus, chunk_size=chunk_size,
+                             prefetch=prefetch, **kwargs)
 
     def _prompted(self, task: str | None, instruction: str | None, fmt: str) -> tuple[str | None, str, Route]:
         """(instruction, format, route) of a call: the caller's instruction, else the prompt the model declares for
@@ -306,27 +321,41 @@ class AbsEmbedder(InferenceModel):
         prefix = prompt_prefix(fmt, instruction) if instruction is not None else ""
         return instruction, fmt, Route(task, prompt_length(self.tokenizer, prefix) if self.sentence_head else 0)
 
-    def _embed_step(self, batch: dict[str, Any], family: dict[str, Any], to_numpy: bool, route: Route) -> Any:
+    # -- the run stage's batch, the finish stage and the public edge ------------------------------------------
+    def forward_batch(self, batch: dict[str, Any], step: EmbedStep) -> Embeddings:
+        """One padded batch → its :class:`~flagcore.outputs.Embeddings` (dense rows truncated, normalised and
+        converted here, in the process that ran them)."""
         if self.sentence_head is None:
-            return self.finish_batch(self.embed_batch(batch, **family), batch, to_numpy)
-        states = self.token_embeddings(batch, **family)
-        return self.finish_batch(self.sentence_head(states, batch["attention_mask"], route), batch, to_numpy)
+            produced = self.embed_batch(batch, **step.family)
+        else:
+            states = self.token_embeddings(batch, **step.family)
+            produced = self.sentence_head(states, batch["attention_mask"], step.route)
+        output = produced if isinstance(produced, Embeddings) else Embeddings(dense=produced)
+        if output.dense is not None:
+            output.dense = self.finish_dense(output.dense, step.to_numpy)
+        return output
 
-    def _place_model(self) -> None:
-        super()._place_model()
-        if self.sentence_head is not None:  # fp32 on the model's device, whatever the backbone's precision
-            self.sentence_head.to(self.device)
+    def finish(self, work: EmbedWork, ran: Ran) -> Embeddings:
+        """The batches' outputs as one result in input order (tensors on the device when the call asked for
+        tensors on several devices: results cross process boundaries as numpy arrays)."""
+        if not ran.batches:
+            return self.empty_embeddings(work.outputs, work.to_numpy)
+        merged = Embeddings.joined(ran.batches, ran.order)
+        if merged.dense is not None and not work.to_numpy and work.step.to_numpy:  # type: ignore[union-attr]
+            import torch
 
-    # -- post-processing (families with structured outputs, such as M3, override these) -----
-    def outputs_as_tensors(self, merged: Any) -> Any:
-        """Merged numpy outputs as tensors on the device, for ``convert_to_numpy=False`` on several devices
-        (results cross process boundaries as numpy arrays)."""
-        import torch
+            merged.dense = torch.from_numpy(merged.dense).to(self.device)
+        return merged
 
-        return torch.from_numpy(merged).to(self.device)
+    def present(self, work: EmbedWork, result: Embeddings) -> Any:
+        """FlagEmbedding's shape: the dense rows (one row for a single text)."""
+        return result.dense[0] if work.single else result.dense
 
-    def finish_batch(self, embeddings: Any, batch: dict[str, Any], to_numpy: bool) -> Any:
-        """Truncate to ``truncate_dim``, L2-normalise, convert one batch's ``embed_batch`` output."""
+    def fp32_modules(self) -> list[Any]:
+        return [] if self.sentence_head is None else [self.sentence_head]
+
+    def finish_dense(self, embeddings: Any, to_numpy: bool) -> Any:
+        """Truncate to ``truncate_dim``, L2-normalise and convert one batch's dense rows."""
         import torch
 
         if embeddings.dtype == torch.bfloat16:  # normalised in fp32: bf16 keeps ~3 significant digits
@@ -342,27 +371,19 @@ class AbsEmbedder(InferenceModel):
             return embeddings.cpu().numpy()
         return embeddings
 
-    def merge_batches(self, outputs: list[Any], restore: np.ndarray, single: bool, to_numpy: bool) -> Any:
-        """Join the finished batches and put rows back in input order (``ran[restore]``)."""
-        import numpy as np
+    def empty_embeddings(self, outputs: frozenset[str], to_numpy: bool) -> Embeddings:
+        """What encoding an empty list gives: ``(0, dim)`` dense rows, empty lists for the other outputs."""
+        dense: Any = None
+        if DENSE in outputs:
+            if to_numpy:
+                import numpy as np
 
-        if to_numpy:
-            merged = np.concatenate(outputs, axis=0)[restore]
-        else:
-            import torch
+                dense = np.zeros((0, self.embedding_dim), dtype=np.float32)
+            else:
+                import torch
 
-            merged = torch.cat(outputs, dim=0)[torch.as_tensor(restore, device=outputs[0].device)]
-        return merged[0] if single else merged
-
-    def empty_output(self, to_numpy: bool, **options: Any) -> Any:
-        """What encoding an empty list returns: a ``(0, dim)`` array or tensor."""
-        if to_numpy:
-            import numpy as np
-
-            return np.zeros((0, self.embedding_dim), dtype=np.float32)
-        import torch
-
-        return torch.zeros((0, self.embedding_dim), dtype=torch.float32)
+                dense = torch.zeros((0, self.embedding_dim), dtype=torch.float32)
+        return Embeddings(dense, [] if SPARSE in outputs else None, [] if MULTI_VECTOR in outputs else None)
 
 
 def _no_instruction_arguments(method: str, side: str, kwargs: dict[str, Any]) -> None:

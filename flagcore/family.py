@@ -9,18 +9,22 @@ internal and may change. Nothing here imports torch or transformers until a func
 - What a claim hook sees: :class:`ModelProbe` (``name``, ``config``, ``files``, ``model_type``, ``architectures``,
   ``num_labels``, ``auto_map``, ``has_file``, ``has_any_file``, ``has_m3_heads``, ``is_sequence_classifier``,
   ``read_json``, ``sentence_transformers_pooling``); :data:`M3_HEADS` and :func:`head_files` name the M3 head files.
-- FlagEmbedding's name table: :func:`names_for`, :func:`known_model` (a :class:`KnownModel`), :func:`table_defaults`.
+- FlagEmbedding's name table: :func:`names_for`, :func:`known_model` (a :class:`KnownModel`), :func:`table_defaults`,
+  :func:`name_table_claim` (the NAME claim on a name in the table).
 - Types: :data:`Kind` / :data:`KINDS` (``"embedder"``, ``"reranker"``), :data:`Columns` (unpadded token columns),
   :class:`PoolingMethod`.
 - Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
   :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
-  :func:`load_encoder`, :func:`refused_pickle_message` (for a family reading pickled weights itself).
+  :func:`load_transformer`, :func:`refused_pickle_message` (for a family reading pickled weights itself).
 - Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
 - sentence-transformers files: the core applies them to every embedder that implements ``token_embeddings``; a
   claim hook describes them with :func:`sentence_transformers_reason`; :class:`SentenceTransformersFormatError` is
   what a file flagcore cannot honour raises.
+- The stages' types: :class:`EmbedWork` / :class:`PairWork` (what ``prepare_*`` makes), :class:`Embeddings` (an
+  embedder's typed result; a family with several outputs returns one from ``embed_batch``) and :class:`PairScores`;
+  the output names :data:`DENSE`, :data:`SPARSE`, :data:`MULTI_VECTOR`.
 - Argument checks with clear messages: :func:`as_texts`, :func:`as_pairs`, :func:`positive_int`,
-  :func:`positive_int_or`, :func:`flag`, :func:`reject_unknown`, :func:`check_instruction_format`,
+  :func:`positive_int_or`, :func:`check_bool`, :func:`reject_unknown`, :func:`check_instruction_format`,
   :func:`format_instruction`.
 """
 
@@ -35,25 +39,26 @@ from .hookspecs import hookimpl
 from .inputs import (
     as_pairs,
     as_texts,
+    check_bool,
     check_instruction_format,
-    flag,
     format_instruction,
     positive_int,
     positive_int_or,
     reject_unknown,
 )
-from .known_models import KnownModel, known_model, names_for, table_defaults
+from .known_models import KnownModel, known_model, name_table_claim, names_for, table_defaults
 from .loading import (
     TOKENIZER_FILES,
     WEIGHT_FILES,
     check_local_model,
     load_config,
-    load_encoder,
     load_pretrained,
     load_tokenizer,
+    load_transformer,
     local_model_folder,
     refused_pickle_message,
 )
+from .outputs import DENSE, MULTI_VECTOR, OUTPUT_KINDS, SPARSE, Embeddings, EmbedWork, PairScores, PairWork, Work
 from .pairs import PairTemplate
 from .pooling import check_pooling, pool
 from .probe import M3_HEADS, ModelProbe, head_files
@@ -62,7 +67,16 @@ from .st.description import SentenceTransformersFormatError
 from .st.description import claim_reason as sentence_transformers_reason
 
 __all__ = [
+    "DENSE",
     "KINDS",
+    "MULTI_VECTOR",
+    "OUTPUT_KINDS",
+    "SPARSE",
+    "EmbedWork",
+    "Embeddings",
+    "PairScores",
+    "PairWork",
+    "Work",
     "M3_HEADS",
     "MAX_SCORE",
     "POOLING_METHODS",
@@ -85,17 +99,18 @@ __all__ = [
     "check_instruction_format",
     "check_local_model",
     "check_pooling",
-    "flag",
+    "check_bool",
     "format_instruction",
     "head_files",
     "hookimpl",
     "known_model",
     "load_config",
-    "load_encoder",
+    "load_transformer",
     "load_pretrained",
     "load_tokenizer",
     "local_model_folder",
     "refused_pickle_message",
+    "name_table_claim",
     "names_for",
     "pool",
     "positive_int",

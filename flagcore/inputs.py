@@ -181,7 +181,7 @@ def split_call_options(where: str, method: Callable[..., Any], kwargs: dict[str,
     return core, family
 
 
-def flag(value: Any, argument: str) -> bool:
+def check_bool(value: Any, argument: str) -> bool:
     """A true/false argument: ``True``/``False`` (numpy's bools too), not a string like ``"no"`` that would read as
     true."""
     import numpy as np

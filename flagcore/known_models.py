@@ -1,14 +1,19 @@
 """First-party model names and the family distribution that serves each.
 
-This table only powers the "install this extra" hint; the plugins own the claiming logic.
+This table powers the "install this extra" hint; the plugins own the claiming logic, with
+:func:`name_table_claim` as their one claim on a name in the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
+from .claims import Claim, Evidence
 from .enums import Kind
+
+if TYPE_CHECKING:
+    from .probe import ModelProbe
 
 # model class id -> extra of the core distribution that installs its family
 FAMILY_OF_MODEL_CLASS: dict[tuple[Kind, str], str] = {
@@ -170,6 +175,17 @@ def names_for(kind: Kind, model_class: str) -> tuple[str, ...]:
     """Every first-party name of one model class, for plugins that claim by name."""
     table = _EMBEDDER_NAMES if kind == "embedder" else _RERANKER_NAMES
     return table.get(model_class, ())
+
+
+def name_table_claim(probe: ModelProbe, kind: Kind, model_class: str,
+                     defaults: Mapping[str, Any] | None = None) -> Claim | None:
+    """A NAME claim on ``probe`` for ``model_class`` when its name is one of that class's in FlagEmbedding's
+    ``kind`` table, else None. The claim's defaults are the table's for the name (:func:`table_defaults`) unless
+    ``defaults`` is given."""
+    if probe.name not in names_for(kind, model_class):
+        return None
+    return Claim(model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's {kind} table",
+                 table_defaults(probe.name, kind) if defaults is None else defaults)
 
 
 def extra_for_model_class(kind: Kind, model_class: str) -> str | None:

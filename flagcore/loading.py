@@ -73,8 +73,8 @@ def load_config(path: str, *, trust_remote_code: bool, cache_dir: str | None) ->
     return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, cache_dir=cache_dir)
 
 
-def load_encoder(auto_class_name: str, path: str | os.PathLike[str], *, dtype: Any, trust_remote_code: bool,
-                 cache_dir: str | None, **extra: Any) -> Any:
+def load_transformer(auto_class_name: str, path: str | os.PathLike[str], *, dtype: Any, trust_remote_code: bool,
+                     cache_dir: str | None, **extra: Any) -> Any:
     """``AutoModel`` / ``AutoModelForSequenceClassification`` / ... with an explicit dtype (transformers 5 would
     otherwise keep the checkpoint's dtype, e.g. fp16 weights on a CPU).
 
@@ -135,5 +135,5 @@ def load_pretrained(owner: Any, auto_class_name: str, path: str | os.PathLike[st
     check_local_model(where)
     options = {"trust_remote_code": owner.trust_remote_code, "cache_dir": owner.cache_dir}
     tokenizer = load_tokenizer(where, **options)
-    model = load_encoder(auto_class_name, where, dtype=owner.torch_dtype, **options, **extra)
+    model = load_transformer(auto_class_name, where, dtype=owner.torch_dtype, **options, **extra)
     return tokenizer, model

@@ -27,7 +27,8 @@ from typing import Any, Iterator
 import importlib_metadata
 import pluggy
 
-from . import hookspecs
+import flagcore.hookspecs as hookspecs
+
 from .errors import PluginContractError, PluginWarning
 from .known_models import FAMILY_DISTRIBUTIONS
 from .registry import ModelClassRegistrar, ModelClassRegistry

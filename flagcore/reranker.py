@@ -8,13 +8,17 @@ import warnings
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .engine.devices import DevicesArg
-from .inputs import as_pairs, check_instruction_format, flag, format_instruction, positive_int, positive_int_or
+from .inputs import as_pairs, check_bool, check_instruction_format, format_instruction, positive_int, positive_int_or
 from .limits import fit_max_length
-from .model_base import TOKENIZE_ONLY, Columns, InferenceModel
+from .model_base import Columns, InferenceModel
+from .outputs import PairScores, PairWork, ScoreStep
 from .st.activation import ACTIVATIONS, declared_activation
+
+if TYPE_CHECKING:
+    from .engine.devices import DevicesArg
+    from .outputs import Ran
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,13 @@ class RankedDocument:
         return iter((self.index, self.score))
 
 
-class AbsReranker(InferenceModel):
+class AbsReranker(InferenceModel[PairWork, PairScores]):
     """Base class of every reranker. Arguments and defaults follow FlagEmbedding 1.4.2.
 
     ``compute_score`` always returns a list of floats, also for a single pair.
     """
+
+    progress_label = ("Scoring", "pair")
 
     def __init__(
         self,
@@ -70,7 +76,7 @@ class AbsReranker(InferenceModel):
             passage_instruction_format, "passage_instruction_format")
         self.query_max_length = None if query_max_length is None else positive_int(query_max_length, "query_max_length")
         self.max_length = positive_int(max_length, "max_length")
-        self.normalize = flag(normalize, "normalize")
+        self.normalize = check_bool(normalize, "normalize")
         #: the activation ``normalize=True`` applies: a sentence-transformers CrossEncoder's saved one, else sigmoid
         declared = declared_activation(self.model_name_or_path, cache_dir)
         self.activation: str = declared[0] if declared else "Sigmoid"
@@ -93,61 +99,49 @@ class AbsReranker(InferenceModel):
         ``normalize``): by default the one score of each pair, as a list of floats."""
         return [row[0] for row in rows]
 
-    # -- public call -----------------------------------------------------------------------
-    def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, query_max_length: int | None = None,
-                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> Any:
-        """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``; a list of
-        floats, one per pair (a family scoring several ways, such as the layer-wise rerankers, may say otherwise in
-        :meth:`arrange_scores`)."""
+    # -- the stages ----------------------------------------------------------------------------------------------
+    def prepare_pairs(self, sentence_pairs: Any, batch_size: int | None = None, query_max_length: int | None = None,
+                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> PairWork:
+        """The work of :meth:`compute_score` (the pairs with their instructions, tokenized; nothing run)."""
         pairs, _ = as_pairs(sentence_pairs)
         core, family = self._split_call_options(self.compute_score, kwargs)
         max_length = fit_max_length(self, positive_int_or(max_length, self.max_length, "max_length"))
         # by default the query may take three quarters of max_length (at least one token)
         query_max_length = positive_int_or(query_max_length, self.query_max_length or max(max_length * 3 // 4, 1),
                                            "query_max_length")
-        normalize = self.normalize if normalize is None else flag(normalize, "normalize")
-        if not pairs:
-            return []
-        columns = self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
-        if TOKENIZE_ONLY.get():
-            return columns
-        return self._score_columns(columns, batch_size, normalize, core, family)
+        normalize = self.normalize if normalize is None else check_bool(normalize, "normalize")
+        columns = (self.tokenize_pairs(self._with_instructions(pairs), query_max_length, max_length, **family)
+                   if pairs else {"input_ids": []})
+        return PairWork(columns, ScoreStep(family), positive_int_or(batch_size, self.batch_size, "batch_size"),
+                        normalize=normalize, **core)
 
-    def _score_columns(self, columns: Columns, batch_size: int | None, normalize: bool, core: dict[str, Any],
-                       family: dict[str, Any]) -> Any:
-        outputs, batcher = self._run_batched(columns, positive_int_or(batch_size, self.batch_size, "batch_size"),
-                                             "_score_step", (family,),
-                                             desc="Scoring", unit="pair", **core)
-        ran = [row for batch_rows in outputs for row in batch_rows]
-        squash = self.activate if normalize else float
-        return self.arrange_scores([[squash(score) for score in ran[i]] for i in batcher.restore])
+    def forward_batch(self, batch: dict[str, Any], step: ScoreStep) -> list[list[float]]:
+        scores = self.score_batch(batch, **step.family).float().cpu()
+        return scores.reshape(scores.shape[0], -1).tolist()
+
+    def finish(self, work: PairWork, ran: Ran) -> PairScores:
+        """Each pair's scores in input order, with the model's activation applied when the call normalizes."""
+        rows = [row for batch_rows in ran.batches for row in batch_rows]
+        squash = self.activate if work.normalize else float
+        return PairScores([[squash(score) for score in rows[i]] for i in ran.order], activated=work.normalize)
+
+    def present(self, work: PairWork, result: PairScores) -> Any:
+        """FlagEmbedding's shape: :meth:`arrange_scores` of the rows (an empty list for no pairs)."""
+        return self.arrange_scores(result.rows) if result.rows else []
+
+    # -- public call -----------------------------------------------------------------------
+    def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, query_max_length: int | None = None,
+                      max_length: int | None = None, normalize: bool | None = None, **kwargs: Any) -> Any:
+        """Scores of (query, passage) pairs: raw logits, or sigmoid-squashed with ``normalize=True``; a list of
+        floats, one per pair (a family scoring several ways, such as the layer-wise rerankers, may say otherwise in
+        :meth:`arrange_scores`)."""
+        return self.complete(self.prepare_pairs(sentence_pairs, batch_size, query_max_length, max_length, normalize,
+                                                **kwargs))
 
     def activate(self, score: float) -> float:
         """One raw score with the model's activation applied (what ``normalize=True`` gives): sigmoid, or the
         activation a sentence-transformers CrossEncoder saved."""
         return ACTIVATIONS[self.activation](score)
-
-    # -- serving hooks: tokenize each request on its own, score the rows of many in shared batches -----------------
-    def tokenize_inputs(self, pairs: Any, **kwargs: Any) -> Columns:
-        """The token columns that ``compute_score(pairs, **kwargs)`` would run (instructions, truncation, a family's
-        own pair layout), unpadded and in input order; the model does not run. :meth:`score_tokenized` scores
-        them."""
-        token = TOKENIZE_ONLY.set(True)
-        try:
-            columns = self.compute_score(pairs, **kwargs)
-        finally:
-            TOKENIZE_ONLY.reset(token)
-        return columns if isinstance(columns, dict) else {"input_ids": []}
-
-    def score_tokenized(self, columns: Columns, *, batch_size: int | None = None, normalize: bool | None = None,
-                        **kwargs: Any) -> Any:
-        """Score rows tokenized by :meth:`tokenize_inputs` (the columns of several calls may be concatenated, row
-        by row) as :meth:`compute_score` does, in the order given. ``kwargs``: its call options."""
-        core, family = self._split_call_options(self.compute_score, kwargs)
-        if not columns["input_ids"]:
-            return []
-        normalize = self.normalize if normalize is None else flag(normalize, "normalize")
-        return self._score_columns(columns, batch_size, normalize, core, family)
 
     def compute_score_single_gpu(self, sentence_pairs: Any, batch_size: int | None = None,
                                  query_max_length: int | None = None, max_length: int | None = None,
@@ -176,10 +170,6 @@ class AbsReranker(InferenceModel):
                              "single layer, e.g. cutoff_layers=28")
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
         return [RankedDocument(i, scores[i]) for i in ranked[:top_k]]
-
-    def _score_step(self, batch: dict[str, Any], family: dict[str, Any]) -> list[list[float]]:
-        scores = self.score_batch(batch, **family).float().cpu()
-        return scores.reshape(scores.shape[0], -1).tolist()
 
     def _with_instructions(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         q_ins, p_ins = self.query_instruction_for_rerank, self.passage_instruction_for_rerank

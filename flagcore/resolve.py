@@ -22,6 +22,7 @@ from .claims import Claim, Evidence
 from .enums import KINDS, Kind, model_class_id
 from .errors import (
     AmbiguousModelError,
+    ModelResolutionError,
     PluginNotInstalledError,
     UnknownModelClassError,
     UnknownModelError,
@@ -163,6 +164,17 @@ def resolve(
             f"'flagcore explain {probe.reference}' shows every plugin's answer."
         )
     return _best(probe, kind, claims, claims, host, "score")
+
+
+def model_kind(model_name_or_path: str | os.PathLike[str] | ModelProbe, model_class: str | Enum | None = None,
+               host: PluginHost | None = None) -> Kind:
+    """``"reranker"`` when flagcore resolves the model as a reranker, else ``"embedder"``: how ``flagcore rerank``
+    and ``flagcore serve`` tell what a model is."""
+    try:
+        resolve(model_name_or_path, "reranker", model_class, host)
+    except ModelResolutionError:
+        return "embedder"
+    return "reranker"
 
 
 def _best(probe: ModelProbe, kind: Kind, candidates: list[Claim], claims: list[Claim], host: PluginHost,

@@ -1,18 +1,16 @@
-"""Streaming encode: any iterable of texts in, one result per chunk out, in input order, with memory bounded by the
-chunk size rather than the corpus.
+"""Streaming: any iterable of inputs in, one result per chunk out, in input order, with memory bounded by the chunk
+size rather than the corpus.
 
-A background thread reads the next chunk from the iterable and tokenizes it (the public call run with
-``TOKENIZE_ONLY``) while the calling thread runs the forward pass of the current chunk (the same public call, told
-to take the columns already made through :data:`PRETOKENIZED`). Each chunk is therefore exactly one ordinary call
-on that chunk's list, with every option and family behaviour (instructions, M3's dict outputs, a device pool fed
-batch by batch) unchanged. At most ``prefetch`` tokenized chunks wait beside the one being embedded.
+A background thread reads the next chunk from the iterable and runs the call's ``prepare`` stage on it (the chunk
+tokenized, checked, nothing run) while the calling thread runs ``complete`` (``run``, ``finish``, ``present``) on the
+current chunk's work. Each chunk is therefore exactly one ordinary call on that chunk's list, with every option and
+family behaviour unchanged. At most ``prefetch`` prepared chunks wait beside the one being run.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from contextvars import ContextVar
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
@@ -21,13 +19,10 @@ from .inputs import positive_int
 #: rows per chunk when the caller does not say
 DEFAULT_CHUNK_SIZE = 8192
 
-#: set around the forward call of one chunk: the token columns its texts already became in the tokenizer thread
-PRETOKENIZED: ContextVar[Any] = ContextVar("flagcore_pretokenized", default=None)
-
 _END = object()
 
 
-def chunked(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunked(texts: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of ``size`` items (the last one shorter) from any iterable; a single string is refused (iterating it
     would give characters)."""
     if isinstance(texts, (str, bytes)):
@@ -41,15 +36,14 @@ def chunked(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def stream_call(call: Callable[..., Any], texts: Iterable[str], *, chunk_size: int | None = None, prefetch: int = 1,
-                tokenize_only: Any = None, **kwargs: Any) -> Iterator[Any]:
-    """Yield ``call(chunk, **kwargs)`` for each chunk of ``texts``, in order, tokenizing chunk ``k + 1`` in a
-    background thread while chunk ``k`` runs. ``tokenize_only`` is the context variable that makes ``call`` stop
-    after tokenizing and return the columns (``flagcore.model_base.TOKENIZE_ONLY``)."""
+def stream_stages(prepare: Callable[..., Any], complete: Callable[[Any], Any], items: Iterable[Any], *,
+                  chunk_size: int | None = None, prefetch: int = 1, **kwargs: Any) -> Iterator[Any]:
+    """Yield ``complete(prepare(chunk, **kwargs))`` for each chunk of ``items``, in order, preparing chunk ``k + 1``
+    in a background thread while chunk ``k`` completes."""
     size = positive_int(DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size, "chunk_size")
     ahead = positive_int(prefetch, "prefetch")
     kwargs.setdefault("show_progress_bar", False)  # one bar per chunk would be noise: callers count rows themselves
-    chunks = chunked(texts, size)
+    chunks = chunked(items, size)
     ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
@@ -63,17 +57,13 @@ def stream_call(call: Callable[..., Any], texts: Iterable[str], *, chunk_size: i
         return False
 
     def produce() -> None:
-        token = tokenize_only.set(True)
         try:
             for chunk in chunks:
-                columns = call(chunk, **kwargs)
-                if not put((chunk, columns, None)):
+                if not put((prepare(chunk, **kwargs), None)):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
-            put((None, None, exc))
+            put((None, exc))
             return
-        finally:
-            tokenize_only.reset(token)
         put(_END)
 
     worker = threading.Thread(target=produce, name="flagcore-stream-tokenizer", daemon=True)
@@ -83,15 +73,12 @@ def stream_call(call: Callable[..., Any], texts: Iterable[str], *, chunk_size: i
             item = ready.get()
             if item is _END:
                 return
-            chunk, columns, error = item
+            work, error = item
             if error is not None:
                 raise error
-            token = PRETOKENIZED.set(columns)
-            try:
-                result = call(chunk, **kwargs)
-            finally:
-                PRETOKENIZED.reset(token)
-            del chunk, columns, item
+            del item
+            result = complete(work)
+            del work
             yield result
     finally:
         stop.set()

@@ -11,10 +11,12 @@ from flagcore import PoolingMethod
 
 @pytest.mark.parametrize("argument", ["normalize_embeddings", "convert_to_numpy", "use_fp16", "use_bf16",
                                       "trust_remote_code"])
+@pytest.mark.filterwarnings("ignore:use_bf16=True:UserWarning")  # a CPU without native bf16 says so
 def test_flags_must_be_booleans_in_the_constructor(argument):
     with pytest.raises(TypeError, match=rf"{argument} must be True or False, not str 'no'"):
         FakeEmbedder("fake-model", devices="cpu", **{argument: "no"})
-    assert FakeEmbedder("fake-model", devices="cpu", **{argument: np.bool_(False)}) is not None
+    for value in (False, True):  # numpy's bools are taken, and kept as Python bools
+        assert getattr(FakeEmbedder("fake-model", devices="cpu", **{argument: np.bool_(value)}), argument) is value
 
 
 def test_flags_must_be_booleans_per_call(embedder, reranker):

@@ -126,8 +126,8 @@ def test_accelerator_settings_around_the_gpu_path(monkeypatch):
     assert model.compute_dtype == "bfloat16"
     freed = []
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: freed.append(1))
-    model._release_cached_memory()
+    model.engine.release_cached_memory()
     assert freed == [1]
     model.target_devices = ["cpu"]
-    model._release_cached_memory()
+    model.engine.release_cached_memory()
     assert freed == [1]

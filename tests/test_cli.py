@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from flagcore import plugin_registered
-from flagcore.cli import main
+from flagcore.cli import build_parser, main
 
 
 def test_plugins_with_none_loaded(no_installed_plugins, capsys):
@@ -47,11 +47,15 @@ def test_explain_reports_ambiguity(fake_family, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args", [["plugins"], ["explain", "bge-m3"]])
-def test_console_entry_point_runs(args):
-    env = {**os.environ, "FLAGCORE_LOAD_PLUGINS": ""}
+@pytest.mark.parametrize("args, status, printed", [
+    (["plugins"], 0, "No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'."),
+    (["explain", "bge-m3"], 1, "which is not installed. Install it with: pip install 'flagcore[m3]'"),
+])
+def test_console_entry_point_runs(args, status, printed):
+    env = {**os.environ, "FLAGCORE_LOAD_PLUGINS": ""}  # no family loaded: explain names the one to install
     out = subprocess.run([sys.executable, "-m", "flagcore", *args], capture_output=True, text=True, env=env)
-    assert out.returncode in (0, 1) and out.stdout and not out.stderr
+    assert (out.returncode, out.stderr) == (status, "")
+    assert printed in out.stdout
 
 
 def test_no_command_is_a_usage_error(capsys):
@@ -163,3 +167,84 @@ def test_bench_reports_throughput(tiny_models, capsys):
     assert re.search(r"\d+\.\d texts/s \(median of 1 runs of 16 texts: .* on cpu, float32, \d+ threads", out)
     assert main(["bench", str(tiny_models["minilm"]), "-i", os.devnull]) == 1
     assert "needs at least one text" in capsys.readouterr().err
+
+
+# -- options that installed distributions add to a command -----------------------------------------------------------
+class FakeEntryPoint:
+    def __init__(self, name, target, group="flagcore.command_options"):
+        self.name, self.value, self.group, self.target = name, f"fake_addon:{name}", group, target
+
+    def load(self):
+        if isinstance(self.target, Exception):
+            raise self.target
+        return self.target
+
+
+@pytest.fixture
+def installed_options(monkeypatch):
+    """Entry points of ``flagcore.command_options`` as the test sets them (the installed ones left out)."""
+    import importlib_metadata
+
+    from flagcore.cli import OPTIONS_GROUP
+
+    added = []
+    real = importlib_metadata.entry_points
+
+    def entry_points(**kwargs):
+        return list(added) if kwargs.get("group") == OPTIONS_GROUP else real(**kwargs)
+
+    monkeypatch.setattr(importlib_metadata, "entry_points", entry_points)
+    return added
+
+
+def add_shout(parser):
+    parser.add_argument("--shout", action="store_true", help="print the plugins loudly")
+
+    def handle(args):
+        if not args.shout:
+            return None
+        print("PLUGINS!")
+        return 3
+
+    return handle
+
+
+def test_a_distribution_adds_an_option_and_handles_it(no_installed_plugins, installed_options, capsys):
+    installed_options.append(FakeEntryPoint("plugins", add_shout))
+    assert main(["plugins", "--shout"]) == 3
+    assert capsys.readouterr().out == "PLUGINS!\n"
+    assert main(["plugins"]) == 0  # without the option: the command as usual
+    assert "No flagcore plugins are loaded" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["plugins", "--help"])
+    assert "print the plugins loudly" in capsys.readouterr().out
+
+
+def test_options_without_a_handler_and_for_absent_commands(no_installed_plugins, installed_options, capsys):
+    installed_options.extend([FakeEntryPoint("env", lambda parser: parser.add_argument("--extra")),
+                              FakeEntryPoint("no-such-command", add_shout)])
+    assert build_parser().parse_args(["env", "--extra", "x"]).extra == "x"
+    assert main(["plugins"]) == 0
+
+
+def test_a_broken_option_entry_point_is_skipped_with_a_warning(no_installed_plugins, installed_options, capsys):
+    installed_options.extend([FakeEntryPoint("plugins", ImportError("no module named fake_addon")),
+                              FakeEntryPoint("env", lambda parser: parser.add_argument("--json"))])  # a clash
+    with pytest.warns(RuntimeWarning) as warned:
+        assert main(["plugins"]) == 0
+    messages = sorted(str(w.message) for w in warned)
+    assert "options of command 'env' (fake_addon:env) failed to load: ArgumentError" in messages[0]
+    assert "options of command 'plugins' (fake_addon:plugins) failed to load: ImportError" in messages[1]
+    assert "No flagcore plugins are loaded" in capsys.readouterr().out
+    with pytest.warns(RuntimeWarning), pytest.raises(SystemExit) as info:
+        main(["plugins", "--shout"])
+    assert info.value.code == 2 and "unrecognized arguments: --shout" in capsys.readouterr().err
+
+
+def test_encode_ray_without_the_distribution_names_it(installed_options, capsys, tmp_path):
+    assert main(["encode", "some-model", "--ray", "-i", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err == ("flagcore: error: ImportError: flagcore encode --ray needs flagcore-ray: "
+                                       "pip install 'flagcore[ray]' (--debug shows the traceback)\n")
+    with pytest.raises(SystemExit):
+        main(["encode", "--help"])
+    assert "--ray" not in capsys.readouterr().out

@@ -11,8 +11,8 @@ import torch
 
 from flagcore import FlagAutoModel, FlagAutoReranker
 from flagcore.cli import main
+from flagcore.engine.blocks import block_linear_names
 from flagcore.engine.cpu import CPU_BF16_ENV, REPORTED_FLAGS, cpu_report, parse_cpuinfo
-from flagcore.engine.placement import block_linear_names
 
 TEXTS = ["what is a panda?", "The giant panda is a bear species endemic to China.",
          "Paris is the capital of France. " * 20, "tides follow the moon", ""]

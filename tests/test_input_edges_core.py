@@ -139,7 +139,9 @@ def test_a_config_that_is_not_a_json_object_is_no_config(tmp_path, content):
     with warnings.catch_warnings():
         warnings.simplefilter("error", PluginWarning)  # no plugin's claim hook fails on it
         for kind in ("embedder", "reranker"):
-            assert isinstance(explain(tmp_path / "m", kind=kind), list)
+            assert explain(tmp_path / "m", kind=kind) == []  # claimed like a folder without config.json
+    (tmp_path / "m" / "config.json").write_text('{"model_type": "bert"}')  # the same folder with a config is claimed
+    assert [claim.model_class for claim in explain(tmp_path / "m")] == ["encoder-only-base"]
 
 
 def test_a_pooling_config_that_is_not_an_object_is_ignored(tmp_path):

@@ -37,7 +37,10 @@ def test_a_crafted_m3_head_runs_nothing_and_is_refused_clearly(monkeypatch, mode
     folder = tmp_path / "bge-m3-crafted"
     shutil.copytree(models["tiny-m3"], folder)
     marker = tmp_path / "ran"
-    assert FlagAutoModel.from_finetuned(folder, devices="cpu").encode(["a"], return_colbert_vecs=True)  # plain .pt
+    # the shipped heads hold plain tensors: weights_only=True reads them, and the ColBERT head is used
+    output = FlagAutoModel.from_finetuned(folder, devices="cpu").encode(["a"], return_colbert_vecs=True)
+    colbert = output["colbert_vecs"]
+    assert [vectors.shape for vectors in colbert] == [(2, 32)]  # <s> a </s>: a vector for each token but <s>
     (folder / "colbert_linear.pt").unlink()
     torch.save({"weight": _TouchOnUnpickle(marker)}, folder / "colbert_linear.pt")
     with pytest.raises(ValueError, match=r"colbert_linear.pt holds more than plain tensors.*weights_only=True.*"
@@ -118,5 +121,6 @@ def test_local_models_never_touch_the_network(no_network, models, monkeypatch, t
     assert "dense_vecs" in FlagAutoModel.from_finetuned(models["tiny-m3"], devices="cpu").encode(["a"])
     assert len(FlagAutoReranker.from_finetuned(COMMITTED / "tiny-gemma2-lightweight", devices="cpu").compute_score(
         [("q", "p")])) == 1
-    assert explain(models["tiny-xlmr"])
+    assert [(claim.plugin, claim.model_class, claim.evidence) for claim in explain(models["tiny-xlmr"])] == [
+        ("bge", "encoder-only-base", "architecture")]  # claimed from the local config.json
     assert no_network == []

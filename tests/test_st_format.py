@@ -188,9 +188,9 @@ def test_a_flagembedding_name_keeps_flagembeddings_behaviour(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["bert-prompts-exclude", "bert-router", "qwen3-lasttoken"])
-def test_the_serving_hooks_give_the_library_vectors(embedders, name):
+def test_the_stages_give_the_library_vectors_when_works_are_joined(embedders, name):
     texts = CASES[name]["texts"]
     model = embedder(embedders, name)
     for query, library in ((True, model.encode_queries), (False, model.encode_corpus)):
-        columns = model.tokenize_inputs(texts, query=query)
-        close(model.encode_tokenized(columns, query=query), library(texts))
+        first, rest = (model.prepare_side(part, query=query) for part in (texts[:1], texts[1:]))
+        close(model.infer(first.joined([rest])).dense, library(texts))

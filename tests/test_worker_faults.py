@@ -173,7 +173,7 @@ def test_out_of_memory_at_each_batch_position_retries_that_batch_halved():
     for position in range(len(plan)):
         seen, released = [], []
         model.embed_batch = out_of_memory_at(position, real, seen)
-        model._release_cached_memory = lambda released=released: released.append(1)
+        model.engine.release_cached_memory = lambda released=released: released.append(1)
         np.testing.assert_allclose(model.encode(SHORT_TEXTS), right, atol=1e-6)
         sizes = [shape[0] for shape in seen]
         assert sizes[:position + 1] == plan[:position + 1]  # the batches before ran once, as planned

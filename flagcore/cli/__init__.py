@@ -1,19 +1,24 @@
-"""The ``flagcore`` command: ``plugins``, ``env``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``, and the
-commands installed distributions add through the ``flagcore.commands`` entry-point group (``serve``)."""
+"""The ``flagcore`` command: ``plugins``, ``env``, ``explain``, ``models``, ``encode``, ``rerank``, ``bench``, the
+commands installed distributions add through the ``flagcore.commands`` entry-point group (``serve``) and the options
+they add to existing commands through ``flagcore.command_options`` (``encode --ray``)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..engine.openvino import BACKENDS
 from ..engine.precision import QUANTIZE_CHOICES
 from ..plugins import host
 from .inspect_commands import cmd_env, cmd_explain, cmd_models, cmd_plugins
-from .model_commands import cmd_bench, cmd_encode, cmd_rerank
+from .model_commands import cmd_bench, cmd_encode, cmd_rerank, embedder_options
+
+#: what add-on distributions extending a command may use (with the entry-point groups below)
+__all__ = ["COMMANDS_GROUP", "OPTIONS_GROUP", "build_parser", "embedder_options", "main"]
 
 EXAMPLES = {
     "plugins": "example:\n  flagcore plugins",
@@ -33,11 +38,31 @@ EXAMPLES = {
 #: entry-point group of extra commands: name = "module:function"; ``function(subparsers, parents)`` adds the command's
 #: subparser (``subparsers.add_parser(name, parents=parents, ...)``) and sets its ``func`` default
 COMMANDS_GROUP = "flagcore.commands"
+#: entry-point group of options added to an existing command: the name is the command (``encode``), the value a
+#: "module:function"; ``function(parser)`` adds its options to that command's parser and returns a handler or None. The
+#: handler is called with the parsed arguments before the command: an exit status means it ran the command its own
+#: way (``encode --ray``), None lets the command run as usual
+OPTIONS_GROUP = "flagcore.command_options"
 #: commands of optional distributions, and the extra that installs each (named when it is missing)
 EXTRA_COMMANDS = {"serve": "serve"}
+#: options of optional distributions on core commands, and the extra that installs each (named when it is missing)
+EXTRA_OPTIONS = {("encode", "--ray"): "ray"}
+#: the help text of each command, by name
+HELP = {
+    "plugins": "list loaded plugins and the model classes each registered",
+    "env": "this machine as flagcore sees it: versions, the CPU's bf16/int8 support, accelerators, optional backends",
+    "explain": "show every plugin's claim on a model and which one wins",
+    "models": "FlagEmbedding's model names: class, family, defaults, installed or not",
+    "encode": "embed texts (lines, JSON lines or a Parquet column) from a file or stdin, streamed in chunks; a rerun "
+              "resumes an interrupted file output",
+    "rerank": "rank candidates (one per line, from a file or stdin) against a query; prints JSON lines "
+              "{index, score, text}, best first",
+    "bench": "texts (or pairs) per second of a model on this machine",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``flagcore`` parser: the core's commands, then those and the options of installed distributions."""
     parser = argparse.ArgumentParser(prog="flagcore", description="Embedders and rerankers of the BGE family.",
                                      epilog="Run 'flagcore COMMAND --help' for a command's options and examples.")
     parser.add_argument("--version", action="version", version=f"flagcore {__version__}")
@@ -46,27 +71,36 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="on an error, show the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text, epilog=EXAMPLES[name],
+    for name, func, add_arguments in CORE_COMMANDS:
+        p = sub.add_parser(name, parents=[common], help=HELP[name], description=HELP[name], epilog=EXAMPLES[name],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
-        return p
+        add_arguments(p)
+    _add_installed_commands(sub, common)
+    _add_installed_options(sub)
+    return parser
 
-    command("plugins", cmd_plugins, "list loaded plugins and the model classes each registered")
-    p = command("env", cmd_env, "this machine as flagcore sees it: versions, the CPU's bf16/int8 support, "
-                                "accelerators, optional backends")
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    """``plugins`` takes none."""
+
+
+def _env_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON (as benchmark records carry it)")
-    p = command("explain", cmd_explain, "show every plugin's claim on a model and which one wins")
+
+
+def _explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model directory or hub id (nothing is downloaded)")
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
     p.add_argument("--prefer-plugin", action="append",
                    help="let this plugin's claim win over FlagEmbedding's name table and the scores")
-    p = command("models", cmd_models, "FlagEmbedding's model names: class, family, defaults, installed or not")
+
+
+def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("embedder", "reranker"))
 
-    p = command("encode", cmd_encode, "embed texts (lines, JSON lines or a Parquet column) from a file or stdin, "
-                                      "streamed in chunks; a rerun resumes an interrupted file output")
+
+def _encode_arguments(p: argparse.ArgumentParser) -> None:
     _model_arguments(p)
     p.add_argument("-o", "--output", default="-",
                    help="a .npy file, a .parquet file, or JSON lines {text, embedding} to a file or stdout (default)")
@@ -80,11 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int,
                    help="texts read, embedded and written at a time (default 8192); a rerun resumes after the last "
                         "complete chunk")
-    p.add_argument("--ray", action="store_true",
-                   help="run on a Ray cluster (Parquet in, a folder of Parquet files out; needs flagcore[ray])")
 
-    p = command("rerank", cmd_rerank, "rank candidates (one per line, from a file or stdin) against a query; "
-                                      "prints JSON lines {index, score, text}, best first")
+
+def _rerank_arguments(p: argparse.ArgumentParser) -> None:
     _model_arguments(p)
     p.add_argument("-q", "--query", required=True, help="the query")
     p.add_argument("--top-k", type=int, help="print only the best K candidates")
@@ -93,28 +125,72 @@ def build_parser() -> argparse.ArgumentParser:
                         "model resolves as one)")
     p.add_argument("--normalize", action="store_true", help="reranker scores through a sigmoid, into (0, 1)")
 
-    p = command("bench", cmd_bench, "texts (or pairs) per second of a model on this machine")
+
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
     _model_arguments(p, input_default=None)
     p.add_argument("--kind", choices=("embedder", "reranker"), default="embedder")
     p.add_argument("--texts", type=int, default=256, help="how many generated texts when no --input is given")
     p.add_argument("--runs", type=int, default=3, help="timed calls (after one warm-up call)")
     p.add_argument("--quantize", choices=QUANTIZE_CHOICES)
-    _add_installed_commands(sub, common)
-    return parser
+
+
+#: a command's ``func``: the parsed arguments in, the exit status out
+Handler = Callable[[argparse.Namespace], int]
+#: the core's commands, in the order of ``flagcore --help``: name, handler, what adds its arguments
+CORE_COMMANDS: tuple[tuple[str, Handler, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("plugins", cmd_plugins, _no_arguments),
+    ("env", cmd_env, _env_arguments),
+    ("explain", cmd_explain, _explain_arguments),
+    ("models", cmd_models, _models_arguments),
+    ("encode", cmd_encode, _encode_arguments),
+    ("rerank", cmd_rerank, _rerank_arguments),
+    ("bench", cmd_bench, _bench_arguments),
+)
+
+
+def _entry_points(group: str) -> list[Any]:
+    import importlib_metadata
+
+    return sorted(importlib_metadata.entry_points(group=group), key=lambda ep: (ep.name, ep.value))
+
+
+def _warn_broken(what: str, ep: Any, exc: Exception) -> None:
+    warnings.warn(f"flagcore: {what} {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
+                  RuntimeWarning, stacklevel=3)
 
 
 def _add_installed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """The commands of the ``flagcore.commands`` entry points; one that fails to load is skipped with a warning."""
-    import importlib_metadata
-
-    for ep in sorted(importlib_metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
+    for ep in _entry_points(COMMANDS_GROUP):
         if ep.name in sub.choices:
             continue
         try:
             ep.load()(sub, [common])
         except Exception as exc:  # a broken add-on must not take the other commands down
-            warnings.warn(f"flagcore: command {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
-                          RuntimeWarning, stacklevel=2)
+            _warn_broken("command", ep, exc)
+
+
+def _add_installed_options(sub: Any) -> None:
+    """The options of the ``flagcore.command_options`` entry points, each on the command it names; one that fails
+    to load is skipped with a warning (its command works as without it)."""
+    for ep in _entry_points(OPTIONS_GROUP):
+        parser = sub.choices.get(ep.name)
+        if parser is None:  # it extends a command of a distribution that is not installed
+            continue
+        try:
+            handler = ep.load()(parser)
+        except Exception as exc:  # a broken add-on must not take the other commands down
+            _warn_broken("options of command", ep, exc)
+            continue
+        if handler is not None:
+            parser.set_defaults(func=functools.partial(_handled_first, handler, parser.get_default("func")))
+
+
+def _handled_first(handler: Callable[[argparse.Namespace], int | None], command: Handler,
+                   args: argparse.Namespace) -> int:
+    """The handler's exit status when it ran the command, else the command's."""
+    status = handler(args)
+    return command(args) if status is None else int(status)
 
 
 def _missing_command(argv: Sequence[str]) -> str | None:
@@ -122,11 +198,21 @@ def _missing_command(argv: Sequence[str]) -> str | None:
     name = next((arg for arg in argv if not arg.startswith("-")), None)
     if name not in EXTRA_COMMANDS:
         return None
-    import importlib_metadata
-
-    if any(ep.name == name for ep in importlib_metadata.entry_points(group=COMMANDS_GROUP)):
+    if any(ep.name == name for ep in _entry_points(COMMANDS_GROUP)):
         return None
     return name
+
+
+def _refuse_unknown(parser: argparse.ArgumentParser, args: argparse.Namespace, unknown: list[str]) -> None:
+    """What ``parse_args`` does with arguments no parser took, except that an option of an optional distribution
+    that is not installed (``encode --ray``) is an ImportError naming what to install."""
+    for option in (arg.split("=", 1)[0] for arg in unknown):
+        extra = EXTRA_OPTIONS.get((args.command, option))
+        if extra is not None:
+            raise ImportError(f"flagcore {args.command} {option} needs flagcore-{extra}: "
+                              f"pip install 'flagcore[{extra}]'")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
 
 def _model_arguments(p: argparse.ArgumentParser, input_default: str | None = "-") -> None:
@@ -157,8 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flagcore: error: 'flagcore {missing}' is not installed: pip install 'flagcore[{extra}]'",
               file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
     try:
+        _refuse_unknown(parser, args, unknown)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("flagcore: interrupted", file=sys.stderr)

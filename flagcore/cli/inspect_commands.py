@@ -113,7 +113,7 @@ def environment_report() -> dict[str, object]:
 
     import torch
 
-    from .. import __version__
+    from .._version import __version__
     from ..engine.cpu import cpu_report
 
     def version(package: str) -> str | None:

@@ -9,7 +9,11 @@ import shutil
 import statistics
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .resume import Progress
+    from .stream_io import Sink, Source
 
 
 def read_lines(source: str) -> list[str]:
@@ -27,96 +31,134 @@ def _options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def embedder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``FlagAutoModel.from_finetuned`` arguments of ``flagcore encode``'s options (add-ons handling ``encode``,
+    such as flagcore-ray's ``--ray``, build the model from them too)."""
+    return _options(args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
+                    query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize)
+
+
+#: the options whose values a resumed ``encode`` must share with the run it continues
+RESUME_SETTINGS = ("model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize", "bf16",
+                   "backend")
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     """Embed the input chunk by chunk into the output (memory bounded by ``--chunk-size``, not the corpus). A file
     output records its progress in ``OUT.progress.json``: the same command run again after a crash continues after
-    the last complete chunk. ``--ray`` hands a Parquet file to Ray Data (flagcore-ray) instead."""
-    if getattr(args, "ray", False):
-        return _encode_with_ray(args)
-    import collections
+    the last complete chunk."""
     import tempfile
 
-    from tqdm.auto import tqdm
-
     from ..auto import FlagAutoModel
-    from ..streaming import DEFAULT_CHUNK_SIZE, chunked
-    from .resume import Progress
-    from .stream_io import JsonlSink, NpySink, ParquetSink, Sink, Source, dense_rows, file_format
+    from ..streaming import DEFAULT_CHUNK_SIZE
+    from .stream_io import Source
 
-    column = getattr(args, "column", None) or "text"
     chunk_size = getattr(args, "chunk_size", None) or DEFAULT_CHUNK_SIZE
-    out_format = "npy" if args.output.endswith(".npy") else file_format(args.output)
-    if out_format == "text":
-        out_format = "jsonl"  # any other name (or stdout) gets JSON lines, as before
+    out_format = _output_format(args.output)
     with tempfile.TemporaryDirectory() as spool_dir:
-        path = args.input
-        if path == "-" and out_format == "npy":  # a memory-mapped .npy needs the row count: spool stdin to disk
-            path = os.path.join(spool_dir, "stdin.txt")
-            with open(path, "w", encoding="utf-8") as spool:
-                shutil.copyfileobj(sys.stdin, spool)
-        source = Source(path, column)
+        source = Source(_input_path(args.input, out_format, spool_dir), getattr(args, "column", None) or "text")
         total = source.count()
-        model = FlagAutoModel.from_finetuned(args.model, **_options(
-            args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
-            query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize))
-        progress = None
-        if args.input != "-" and args.output != "-":
-            settings = {key: getattr(args, key, None) for key in (
-                "model", "model_class", "queries", "instruction", "pooling_method", "max_length", "quantize", "bf16",
-                "backend")}
-            progress = Progress(args.output, {"input": source.fingerprint(), "settings": settings,
-                                              "chunk_size": chunk_size, "format": out_format})
-        done = progress.rows_done if progress else 0
-        sink: Sink
-        if out_format == "npy":
-            sink = NpySink(args.output, int(total or 0), resume=bool(progress and progress.resuming))
-        elif out_format == "parquet":
-            sink = ParquetSink(args.output, resume=bool(progress and progress.resuming))
-        else:
-            sink = JsonlSink(args.output, progress.sink_state if progress else None)
-        pending: collections.deque[list[str]] = collections.deque()
-
-        def feed() -> Any:  # the stream reads ahead in its tokenizer thread; the chunks wait here for their output
-            for chunk in chunked(source.texts(done), chunk_size):
-                pending.append(chunk)
-                yield from chunk
-
-        encode_stream = model.encode_queries_stream if args.queries else model.encode_corpus_stream
-        bar = tqdm(total=total, initial=done, desc="Encoding", unit="text", file=sys.stderr,
-                   disable=total is not None and total - done <= model.batch_size)
-        try:
-            for output in encode_stream(feed(), chunk_size=chunk_size):
-                texts = pending.popleft()
-                sink.write(done, texts, dense_rows(output))
-                done += len(texts)
-                if progress:
-                    progress.save(done, sink.state())
-                bar.update(len(texts))
-        finally:
-            bar.close()
-        if isinstance(sink, NpySink):
-            sink.finish(model.embedding_dim)
-        else:
-            sink.finish()
-        if progress:
-            progress.done()
+        model = FlagAutoModel.from_finetuned(args.model, **embedder_options(args))
+        progress = _progress(args, source, chunk_size, out_format)
+        first = progress.rows_done if progress else 0
+        sink = _open_sink(args.output, out_format, int(total or 0), progress)
+        done = _encode_chunks(model, args.queries, source, sink, progress, first, total, chunk_size)
+        _finish(sink, progress, model.embedding_dim)
     if out_format == "npy":
         print(f"wrote {done} x {model.embedding_dim} embeddings to {args.output}", file=sys.stderr)
     return 0
 
 
-def _encode_with_ray(args: argparse.Namespace) -> int:
+def _output_format(output: str) -> str:
+    """'npy', 'parquet' or 'jsonl', by the output's name."""
+    from .stream_io import file_format
+
+    if output.endswith(".npy"):
+        return "npy"
+    out_format = file_format(output)
+    return "jsonl" if out_format == "text" else out_format  # any other name (or stdout) gets JSON lines, as before
+
+
+def _input_path(path: str, out_format: str, spool_dir: str) -> str:
+    """The file to read: ``path``, or stdin copied into ``spool_dir`` when the output needs the row count first."""
+    if path != "-" or out_format != "npy":
+        return path
+    spooled = os.path.join(spool_dir, "stdin.txt")  # a memory-mapped .npy needs the row count before the first chunk
+    with open(spooled, "w", encoding="utf-8") as spool:
+        shutil.copyfileobj(sys.stdin, spool)
+    return spooled
+
+
+def _progress(args: argparse.Namespace, source: Source, chunk_size: int, out_format: str) -> Progress | None:
+    """The resume state of a file-to-file run (None when either end is a stream)."""
+    from .resume import Progress
+
+    if args.input == "-" or args.output == "-":
+        return None
+    settings = {key: getattr(args, key, None) for key in RESUME_SETTINGS}
+    return Progress(args.output, {"input": source.fingerprint(), "settings": settings, "chunk_size": chunk_size,
+                                  "format": out_format})
+
+
+def _open_sink(output: str, out_format: str, total: int, progress: Progress | None) -> Sink:
+    """The writer of ``output``, positioned after the rows a resumed run already wrote."""
+    from .stream_io import JsonlSink, NpySink, ParquetSink
+
+    resuming = bool(progress and progress.resuming)
+    if out_format == "npy":
+        return NpySink(output, total, resume=resuming)
+    if out_format == "parquet":
+        return ParquetSink(output, resume=resuming)
+    return JsonlSink(output, progress.sink_state if progress else None)
+
+
+def _encode_chunks(model: Any, queries: bool, source: Source, sink: Sink, progress: Progress | None, first: int,
+                   total: int | None, chunk_size: int) -> int:
+    """Embed the source's rows from ``first`` on into ``sink``, saving the progress after every chunk; returns the
+    rows done."""
+    import collections
+
+    from tqdm.auto import tqdm
+
+    from ..outputs import DENSE
+    from ..streaming import chunked, stream_stages
+
+    pending: collections.deque[list[str]] = collections.deque()
+
+    def feed() -> Any:  # the stream reads ahead in its tokenizer thread; the chunks wait here for their output
+        for chunk in chunked(source.texts(first), chunk_size):
+            pending.append(chunk)
+            yield from chunk
+
+    done = first
+    def prepare(chunk: list[str], **options: Any) -> Any:
+        return model.prepare_side(chunk, query=queries, outputs={DENSE}, convert_to_numpy=True, **options)
+
+    bar = tqdm(total=total, initial=done, desc="Encoding", unit="text", file=sys.stderr,
+               disable=total is not None and total - done <= model.batch_size)
     try:
-        import flagcore_ray
-    except ImportError as exc:
-        raise ImportError("flagcore encode --ray needs flagcore-ray: pip install 'flagcore[ray]'") from exc
-    options = _options(args, pooling_method=args.pooling_method, query_instruction_for_retrieval=args.instruction,
-                       query_max_length=args.max_length, passage_max_length=args.max_length, quantize=args.quantize)
-    options.pop("devices", None)  # each actor gets its own device from Ray
-    rows = flagcore_ray.encode_parquet(args.input, args.output, args.model, column=getattr(args, "column", None)
-                                       or "text", query=args.queries, **options)
-    print(f"wrote {rows} embeddings to {args.output} (Parquet files)", file=sys.stderr)
-    return 0
+        for output in stream_stages(prepare, model.infer, feed(), chunk_size=chunk_size):
+            texts = pending.popleft()
+            sink.write(done, texts, output.dense)
+            done += len(texts)
+            if progress:
+                progress.save(done, sink.state())
+            bar.update(len(texts))
+    finally:
+        bar.close()
+    return done
+
+
+def _finish(sink: Sink, progress: Progress | None, width: int) -> None:
+    """Make the output complete and drop its resume state."""
+    from .stream_io import NpySink
+
+    if isinstance(sink, NpySink):
+        sink.finish(width)
+    else:
+        sink.finish()
+    if progress:
+        progress.done()
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
@@ -124,18 +166,11 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     scores each (query, candidate) pair; an embedder model ranks by the cosine similarity of the query's and the
     candidates' embeddings."""
     from ..auto import FlagAutoModel, FlagAutoReranker
-    from ..errors import ModelResolutionError
-    from ..resolve import resolve
+    from ..resolve import model_kind
 
     candidates = read_lines(args.input)
     top_k = args.top_k or len(candidates)
-    kind = args.kind
-    if kind == "auto":
-        try:
-            resolve(args.model, "reranker", args.model_class)
-            kind = "reranker"
-        except ModelResolutionError:
-            kind = "embedder"
+    kind = model_kind(args.model, args.model_class) if args.kind == "auto" else args.kind
     if kind == "reranker":
         reranker = FlagAutoReranker.from_finetuned(args.model, **_options(args, max_length=args.max_length))
         ranked = [(r.index, r.score) for r in reranker.rank(args.query, candidates, top_k=top_k,

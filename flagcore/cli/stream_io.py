@@ -248,13 +248,3 @@ class ParquetSink(Sink):
             writer.close()
         os.replace(tmp, self.path)
         shutil.rmtree(self.parts)
-
-
-def dense_rows(output: Any) -> Any:
-    """The ``(n, d)`` vectors of one chunk's output (M3's dict: its dense vectors)."""
-    if isinstance(output, dict):
-        dense = output.get("dense_vecs")
-        if dense is None:
-            raise ValueError("the model returned no dense vectors: flagcore encode writes dense embeddings")
-        return dense
-    return output

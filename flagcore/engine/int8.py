@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from .placement import block_linear_names
+from .blocks import block_linear_names
 
 _fused_kernels: tuple[Callable[..., Any], Callable[..., Any]] | None = None
 _use_fused = True

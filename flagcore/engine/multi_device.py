@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .batching import Batcher
     from .pool import DevicePool, ModelSpec
 
-# (step name, step args, one batch's columns, pad_to_multiple_of) -> that batch's output
-RunStep = Callable[[str, tuple, Columns, "int | None"], Any]
+# one batch's columns -> that batch's output (on the model's first device, in this process)
+RunOne = Callable[[Columns], Any]
 
 
 class Cancelled(RuntimeError):
@@ -65,6 +65,11 @@ class MultiDeviceRunner:
                 self._finalizer = weakref.finalize(owner, self._pool.close)
         return self._pool
 
+    @property
+    def current_pool(self) -> DevicePool | None:
+        """The worker processes, once started (None before the first call that needs them, or after close)."""
+        return self._pool
+
     def close(self) -> None:
         if self._pool is not None:
             if self._finalizer is not None:
@@ -73,7 +78,7 @@ class MultiDeviceRunner:
             self._pool = None
 
     def run(self, batcher: Batcher, batches: list[np.ndarray], subset: Callable[[Any], Columns],
-            run_step: RunStep, step_name: str, step_args: tuple, pad_to_multiple_of: int | None,
+            run_one: RunOne, step: Any, pad_to_multiple_of: int | None,
             desc: str, show: bool, *, unit: str = "text", notice: bool = True,
             on_out_of_memory: Callable[[], None] | None = None) -> list[Any]:
         """Every batch's output in the order of ``batches`` (a batch split after running out of memory gives
@@ -95,15 +100,12 @@ class MultiDeviceRunner:
             with lock:
                 bar.update(rows)
 
-        def run(columns: Columns) -> Any:
-            return run_step(step_name, step_args, columns, pad_to_multiple_of)
-
         def local(share: list[Columns], cancel: threading.Event) -> list[Any]:
             outputs = []
             for columns in share:
                 if cancel.is_set():
                     raise Cancelled("cancelled: another device failed")
-                outputs.append(split_on_out_of_memory(run, columns, on_out_of_memory))
+                outputs.append(split_on_out_of_memory(run_one, columns, on_out_of_memory))
                 advance(len(columns["input_ids"]))
             return outputs
 
@@ -111,7 +113,7 @@ class MultiDeviceRunner:
         if self.devices[0] == "cpu" and pool.cpu_threads:
             torch.set_num_threads(pool.cpu_threads)  # the CPU devices share the thread budget
         try:
-            per_share = pool.run(step_name, step_args, shares, pad_to_multiple_of, local, advance)
+            per_share = pool.run(step, shares, pad_to_multiple_of, local, advance)
         except BaseException:
             if not pool.alive:
                 self.close()

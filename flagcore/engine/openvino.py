@@ -70,7 +70,7 @@ def weights_digest(module: Any) -> str:
 def cache_key(module: Any, input_names: list[str]) -> str:
     import openvino
 
-    from .. import __version__
+    from .._version import __version__
 
     parts = [f"flagcore={__version__}", f"openvino={openvino.__version__}", type(module).__qualname__,
              ",".join(input_names), weights_digest(module)]

@@ -3,20 +3,9 @@ bf16 matrix multiplies on a CPU with native bf16)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-# Linear layers inside repeated transformer blocks ("encoder.layer.3.", "model.layers.0.", "h.11." ...).
-# Embeddings, poolers and task heads are small and stay in fp32 on the CPU fast paths.
-BLOCK_LINEAR = re.compile(r"(^|\.)(layer|layers|h|block|blocks)\.\d+\.")
-
-
-def block_linear_names(model: Any) -> list[str]:
-    """Names of the ``torch.nn.Linear`` modules inside ``model``'s repeated transformer blocks."""
-    import torch
-
-    return [name for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and BLOCK_LINEAR.search(name + ".")]
+from .blocks import block_linear_names
 
 
 def place_model(model: Any, device: str, dtype: Any, quantize: str | None, block_linear_dtype: Any = None) -> None:

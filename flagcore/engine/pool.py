@@ -131,15 +131,15 @@ def _next_job(jobs: Any) -> Any:
 
 
 def _answer(model: Any, job: tuple, results: Any) -> None:
-    job_id, step_name, step_args, batches, pad_to_multiple_of = job
+    job_id, step, batches, pad_to_multiple_of = job
 
     def run(columns: Any) -> Any:
-        return model.run_step(step_name, step_args, columns, pad_to_multiple_of)
+        return model.engine.run_step(model, step, columns, pad_to_multiple_of)
 
     try:
         outputs = []
         for columns in batches:
-            outputs.append(split_on_out_of_memory(run, columns, model._release_cached_memory))
+            outputs.append(split_on_out_of_memory(run, columns, model.engine.release_cached_memory))
             results.send(("progress", job_id, len(columns["input_ids"])))
     except (BrokenPipeError, EOFError):
         raise
@@ -287,7 +287,7 @@ class DevicePool:
                                       exc_type, message)
                 waiting.discard(worker.index)
 
-    def run(self, step_name: str, step_args: tuple, shares: list[list[dict]], pad_to_multiple_of: int | None,
+    def run(self, step: Any, shares: list[list[dict]], pad_to_multiple_of: int | None,
             local: Callable[[list[dict], threading.Event], list[Any]],
             progress: Callable[[int], None]) -> list[list[Any]]:
         """Run ``shares[i]`` (a list of column batches) on ``devices[i]``; share 0 runs through ``local``.
@@ -313,7 +313,7 @@ class DevicePool:
         try:
             for worker, batches in zip(self._workers, shares[1:], strict=True):
                 if batches:
-                    worker.jobs.put((job_id, step_name, step_args, batches, pad_to_multiple_of))
+                    worker.jobs.put((job_id, step, batches, pad_to_multiple_of))
                     pending.add(worker.index)
             thread.start()
             while pending or thread.is_alive():

@@ -12,9 +12,8 @@ from flagcore.family import (
     Evidence,
     ModelProbe,
     PoolingMethod,
-    names_for,
+    name_table_claim,
     sentence_transformers_reason,
-    table_defaults,
 )
 
 MODEL_CLASS = "encoder-only-base"
@@ -37,9 +36,9 @@ def _remote_code_defaults(probe: ModelProbe) -> dict:
 
 
 def embedder_claim(probe: ModelProbe) -> Claim | None:
-    if probe.name in names_for("embedder", MODEL_CLASS):
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     table_defaults(probe.name, "embedder"))
+    by_name = name_table_claim(probe, "embedder", MODEL_CLASS)
+    if by_name is not None:
+        return by_name
     if not probe.is_local or not _is_encoder(probe) or probe.is_sequence_classifier:
         return None
     defaults = _remote_code_defaults(probe)
@@ -56,9 +55,9 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
 
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:
-    if probe.name in names_for("reranker", MODEL_CLASS):
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table",
-                     table_defaults(probe.name, "reranker"))
+    by_name = name_table_claim(probe, "reranker", MODEL_CLASS)
+    if by_name is not None:
+        return by_name
     if not probe.is_local or not _is_encoder(probe) or not probe.is_sequence_classifier:
         return None
     if probe.num_labels != 1:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flagcore_llm.embedder import LLMEmbedder
 
-from flagcore.family import as_texts, format_instruction, positive_int_or
+from flagcore.family import EmbedWork, as_texts, format_instruction, positive_int_or
 
 from .claims import QUERY_FORMAT
 
@@ -74,17 +74,17 @@ class ICLEmbedder(LLMEmbedder):
         return list(examples)
 
     # -- queries ---------------------------------------------------------------------------
-    def encode_queries(self, queries: str | list[str], batch_size: int | None = None, max_length: int | None = None,
-                       convert_to_numpy: bool | None = None, **kwargs: Any) -> Any:
-        """Embed queries with the instruction and the in-context examples."""
+    def prepare_queries(self, queries: str | list[str], batch_size: int | None = None, max_length: int | None = None,
+                        convert_to_numpy: bool | None = None, **kwargs: Any) -> EmbedWork:
+        """Queries with the instruction and the in-context examples, tokenized (what ``encode_queries`` runs)."""
         texts, single = as_texts(queries, "queries")
         if self.query_instruction_for_retrieval is not None:
             texts = [format_instruction(self.query_instruction_format, self.query_instruction_for_retrieval, text)
                      for text in texts]
-        return self.encode_texts(texts, single, self.tokenize_with_examples,
-                                 max_length=positive_int_or(max_length, self.query_max_length, "max_length"),
-                                 batch_size=batch_size,
-                                 convert_to_numpy=convert_to_numpy, options=kwargs, caller=self.encode_queries)
+        return self.prepare_texts(texts, single, self.tokenize_with_examples,
+                                  max_length=positive_int_or(max_length, self.query_max_length, "max_length"),
+                                  batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
+                                  caller=self.encode_queries)
 
     def tokenize_with_examples(self, texts: list[str], max_length: int) -> dict[str, list[list[int]]]:
         """Token ids of ``prefix + truncated query + suffix`` (the text construction of the module docstring)."""

@@ -4,7 +4,7 @@ flagcore never runs: the architecture is implemented in this family)."""
 
 from __future__ import annotations
 
-from flagcore.family import Claim, Evidence, ModelProbe, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, name_table_claim
 
 LAYERWISE_CLASS = "decoder-only-layerwise"
 LIGHTWEIGHT_CLASS = "decoder-only-lightweight"
@@ -13,8 +13,9 @@ ARCHITECTURES = {"LayerWiseMiniCPMForCausalLM": LAYERWISE_CLASS, "CostWiseGemmaF
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:
     for model_class in (LAYERWISE_CLASS, LIGHTWEIGHT_CLASS):
-        if probe.name in names_for("reranker", model_class):
-            return Claim(model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
+        by_name = name_table_claim(probe, "reranker", model_class)
+        if by_name is not None:
+            return by_name
     found = [ARCHITECTURES[a] for a in probe.architectures if a in ARCHITECTURES] if probe.is_local else []
     if found:
         return Claim(found[0], Evidence.ARCHITECTURE + 50,

@@ -168,10 +168,10 @@ def compress_passages(hidden: torch.Tensor, attention_mask: torch.Tensor, passag
 
 
 def load_costwise_gemma(path: str | os.PathLike[str], dtype: torch.dtype) -> CostWiseGemma:
-    def rotary_on_cpu(model: CostWiseGemma) -> None:
+    def build_rotary_embedding(model: CostWiseGemma) -> None:
         """The rotary embedding's frequencies are computed, not loaded: build it for real (it was made on 'meta')."""
         from transformers.models.gemma2.modeling_gemma2 import Gemma2RotaryEmbedding
 
         model.model.rotary_emb = Gemma2RotaryEmbedding(_gemma2_config(model.config))
 
-    return load_checkpoint(path, CostWiseGemma, ARCHITECTURE, dtype, finish=rotary_on_cpu)
+    return load_checkpoint(path, CostWiseGemma, ARCHITECTURE, dtype, finish=build_rotary_embedding)

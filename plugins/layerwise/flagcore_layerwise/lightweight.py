@@ -76,11 +76,11 @@ class LightweightReranker(LayerWiseReranker):
                           "(FlagEmbedding's rule)", UserWarning, stacklevel=3)
         return sorted(set(items))
 
-    def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
+    def prepare_pairs(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
         argument = "compress_layers"
         if "compress_layer" in kwargs:
             warnings.warn("compress_layer= is deprecated (as in FlagEmbedding); use compress_layers=",
-                          FutureWarning, stacklevel=2)
+                          FutureWarning, stacklevel=3)
             alias = kwargs.pop("compress_layer")
             if alias is not None:
                 if kwargs.get("compress_layers") is not None:
@@ -94,7 +94,7 @@ class LightweightReranker(LayerWiseReranker):
         if kwargs.get("compress_layers") is not None:
             kwargs["compress_layers"] = self.check_compress_layers(
                 kwargs["compress_layers"], kwargs.get("compress_ratio") or self.compress_ratio, argument)
-        return super().compute_score(sentence_pairs, *args, **kwargs)
+        return super().prepare_pairs(sentence_pairs, *args, **kwargs)
 
     def tokenize_pairs(self, pairs: list[tuple[str, str]], query_max_length: int, max_length: int,
                        prompt: str | None = None, **options: Any) -> dict[str, list[list[int]]]:

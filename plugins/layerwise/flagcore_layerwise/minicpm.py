@@ -113,10 +113,10 @@ class LayerWiseMiniCPM(nn.Module):
 
 
 def load_layerwise_minicpm(path: str | os.PathLike[str], dtype: torch.dtype) -> LayerWiseMiniCPM:
-    def rotary_on_cpu(model: LayerWiseMiniCPM) -> None:
+    def build_rotary_embedding(model: LayerWiseMiniCPM) -> None:
         """The rotary embedding's frequencies are computed, not loaded: build it for real (it was made on 'meta')."""
         from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
         model.model.rotary_emb = LlamaRotaryEmbedding(_llama_config(model.config))
 
-    return load_checkpoint(path, LayerWiseMiniCPM, ARCHITECTURE, dtype, finish=rotary_on_cpu)
+    return load_checkpoint(path, LayerWiseMiniCPM, ARCHITECTURE, dtype, finish=build_rotary_embedding)

@@ -62,11 +62,11 @@ class LayerWiseReranker(LLMReranker):
             raise ValueError(f"no cutoff layer left: cutoff_layers must lie in {allowed}, got {cutoff_layers!r}")
         return kept
 
-    def compute_score(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
+    def prepare_pairs(self, sentence_pairs: Any, *args: Any, **kwargs: Any) -> Any:
         if "cutoff_layers" in kwargs:
             layers = kwargs["cutoff_layers"]  # None: the constructor's layers, as FlagEmbedding does
             kwargs["cutoff_layers"] = self.cutoff_layers if layers is None else self.check_cutoff_layers(layers)
-        return super().compute_score(sentence_pairs, *args, **kwargs)
+        return super().prepare_pairs(sentence_pairs, *args, **kwargs)
 
     def score_batch(self, batch: dict[str, Any], cutoff_layers: list[int] | None = None, **options: Any) -> Any:
         return self.model(batch["input_ids"], batch["attention_mask"], real_positions(batch["attention_mask"]),

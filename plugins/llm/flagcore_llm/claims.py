@@ -21,9 +21,8 @@ from flagcore.family import (
     Evidence,
     ModelProbe,
     PoolingMethod,
-    names_for,
+    name_table_claim,
     sentence_transformers_reason,
-    table_defaults,
 )
 
 MODEL_CLASS = "decoder-only-base"
@@ -88,9 +87,9 @@ def _through_adapter(probe: ModelProbe, claim_base: Callable[[ModelProbe], Claim
 
 
 def embedder_claim(probe: ModelProbe) -> Claim | None:
-    if probe.name in names_for("embedder", MODEL_CLASS):
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table",
-                     table_defaults(probe.name, "embedder"))
+    by_name = name_table_claim(probe, "embedder", MODEL_CLASS)
+    if by_name is not None:
+        return by_name
     if not probe.is_local:
         return None
     if probe.config is None:
@@ -108,8 +107,9 @@ def embedder_claim(probe: ModelProbe) -> Claim | None:
 
 
 def reranker_claim(probe: ModelProbe) -> Claim | None:
-    if probe.name in names_for("reranker", MODEL_CLASS):
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's reranker table")
+    by_name = name_table_claim(probe, "reranker", MODEL_CLASS)
+    if by_name is not None:
+        return by_name
     if not probe.is_local:
         return None
     if probe.config is None:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flagcore.family import TOKENIZER_FILES, ModelProbe, load_encoder, load_pretrained, load_tokenizer
+from flagcore.family import TOKENIZER_FILES, ModelProbe, load_pretrained, load_tokenizer, load_transformer
 
 from .claims import adapter_chain_loop, loop_message
 
@@ -75,7 +75,8 @@ def _load_through_adapter(owner: Any, auto_class_name: str, adapter: dict) -> tu
         raise ValueError(f"{folder} is a {adapter.get('task_type') or 'feature-extraction'} adapter; a reranker needs "
                          "one trained on a causal LM (task_type CAUSAL_LM)")
     options = {"trust_remote_code": owner.trust_remote_code, "cache_dir": owner.cache_dir}
-    model = load_encoder("AutoModelForCausalLM" if causal else "AutoModel", base, dtype=owner.torch_dtype, **options)
+    model = load_transformer("AutoModelForCausalLM" if causal else "AutoModel", base, dtype=owner.torch_dtype,
+                             **options)
     model = merge_adapter(model, folder)
     if causal and auto_class_name == "AutoModel":
         model = model.get_decoder()

@@ -3,15 +3,16 @@ holds both M3 heads."""
 
 from __future__ import annotations
 
-from flagcore.family import Claim, Evidence, ModelProbe, names_for
+from flagcore.family import Claim, Evidence, ModelProbe, name_table_claim
 
 MODEL_CLASS = "encoder-only-m3"
 DEFAULTS = {"pooling_method": "cls"}
 
 
 def embedder_claim(probe: ModelProbe) -> Claim | None:
-    if probe.name in names_for("embedder", MODEL_CLASS):
-        return Claim(MODEL_CLASS, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's embedder table", DEFAULTS)
+    by_name = name_table_claim(probe, "embedder", MODEL_CLASS, DEFAULTS)
+    if by_name is not None:
+        return by_name
     if probe.is_local and probe.has_m3_heads() and not probe.is_sequence_classifier:
         return Claim(MODEL_CLASS, Evidence.ARCHITECTURE + 50,
                      "directory holds the M3 heads colbert_linear and sparse_linear", DEFAULTS)

@@ -11,11 +11,16 @@ One forward pass of the XLM-R backbone gives all three outputs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from flagcore.family import (
+    DENSE,
+    MULTI_VECTOR,
     POOLING_METHODS,
+    SPARSE,
     AbsEmbedder,
+    Embeddings,
+    EmbedWork,
     as_pairs,
     head_files,
     load_pretrained,
@@ -28,6 +33,11 @@ from . import scoring
 from .heads import load_head
 
 MODES = ("return_dense", "return_sparse", "return_colbert_vecs")
+#: the output each of MODES switches on
+OUTPUT_OF_MODE = (DENSE, SPARSE, MULTI_VECTOR)
+#: FlagEmbedding's dict keys for the outputs, in the same order (made at the public API's edge only)
+OUTPUT_KINDS_IN_ORDER = OUTPUT_OF_MODE
+FLAGEMBEDDING_KEYS = ("dense_vecs", "lexical_weights", "colbert_vecs")
 
 
 def _m3_module(backbone: Any, colbert_linear: Any, sparse_linear: Any) -> Any:
@@ -77,7 +87,20 @@ class M3Embedder(AbsEmbedder):
         )
         self._modes(None, None, None)  # constructor defaults that need a missing head fail now, not later
 
-    # -- which outputs ---------------------------------------------------------------------
+    # -- which outputs ---------------------------------------------------------------------------------------------
+    @property
+    def available_outputs(self) -> frozenset[str]:
+        """Dense vectors always; lexical weights and ColBERT vectors where their head files are present."""
+        heads = ((SPARSE, self.model.sparse_linear), (MULTI_VECTOR, self.model.colbert_linear))
+        return frozenset({DENSE, *(kind for kind, head in heads if head is not None)})
+
+    def outputs_for_options(self, options: Mapping[str, Any]) -> frozenset[str]:
+        modes = self._modes(*(options.get(mode) for mode in MODES))
+        return frozenset(kind for kind, mode in zip(OUTPUT_OF_MODE, MODES, strict=True) if modes[mode])
+
+    def options_for_outputs(self, outputs: frozenset[str]) -> dict[str, Any]:
+        return {mode: kind in outputs for kind, mode in zip(OUTPUT_OF_MODE, MODES, strict=True)}
+
     def _modes(self, dense: bool | None, sparse: bool | None, colbert: bool | None) -> dict[str, bool]:
         modes = {
             "return_dense": self.return_dense if dense is None else bool(dense),
@@ -95,55 +118,36 @@ class M3Embedder(AbsEmbedder):
                     f"missing; dense output works without it (pass {mode}=False)")
         return modes
 
-    def encode(self, sentences: str | list[str], batch_size: int | None = None, max_length: int | None = None,
-               convert_to_numpy: bool | None = None, instruction: str | None = None,
-               instruction_format: str | None = None, task: str | None = None, return_dense: bool | None = None,
-               return_sparse: bool | None = None, return_colbert_vecs: bool | None = None, **kwargs: Any) -> dict:
-        """``{"dense_vecs", "lexical_weights", "colbert_vecs"}``; ``None`` for outputs not asked for, single
-        items for a single string."""
-        modes = self._modes(return_dense, return_sparse, return_colbert_vecs)
-        return super().encode(sentences, batch_size=batch_size, max_length=max_length,
-                              convert_to_numpy=convert_to_numpy, instruction=instruction,
-                              instruction_format=instruction_format, task=task, **modes, **kwargs)
-
     # -- one batch -------------------------------------------------------------------------
     def embed_batch(self, batch: dict[str, Any], return_dense: bool = True, return_sparse: bool = False,
-                    return_colbert_vecs: bool = False, **options: Any) -> dict[str, Any]:
+                    return_colbert_vecs: bool = False, **options: Any) -> Embeddings:
         import torch
 
         hidden = self.model.backbone(**batch, return_dict=True).last_hidden_state
         mask = batch["attention_mask"]
-        out: dict[str, Any] = {"dense": None, "sparse": None, "colbert": None}
+        out = Embeddings()
         if return_dense:
-            out["dense"] = pool(hidden, mask, self.pooling_method)
+            out.dense = pool(hidden, mask, self.pooling_method)
         if return_sparse:
-            out["sparse"] = torch.relu(self.model.sparse_linear(hidden)).squeeze(-1)
+            weights = torch.relu(self.model.sparse_linear(hidden)).squeeze(-1).float().cpu().tolist()
+            ids = batch["input_ids"].cpu().tolist()
+            out.sparse = [self._lexical_weights(w, i) for w, i in zip(weights, ids, strict=True)]
         if return_colbert_vecs:
-            vectors = self.model.colbert_linear(hidden[:, 1:]) * mask[:, 1:, None].float()
-            if self.truncate_dim is not None:
-                vectors = vectors[..., : self.truncate_dim]
-            if self.normalize_embeddings:
-                vectors = torch.nn.functional.normalize(vectors, dim=-1)
-            out["colbert"] = vectors
+            out.multi_vector = self._colbert_vectors(hidden, mask)
         return out
 
-    def finish_batch(self, output: dict[str, Any], batch: dict[str, Any], to_numpy: bool) -> dict[str, Any]:
-        dense = None if output["dense"] is None else super().finish_batch(output["dense"], batch, to_numpy)
-        lexical = colbert = None
-        if output["sparse"] is not None:
-            weights = output["sparse"].float().cpu().tolist()
-            ids = batch["input_ids"].cpu().tolist()
-            lexical = [self._lexical_weights(w, i) for w, i in zip(weights, ids, strict=True)]
-        if output["colbert"] is not None:
-            import torch
+    def _colbert_vectors(self, hidden: Any, mask: Any) -> list[Any]:
+        """Per row, the ColBERT vectors of its real tokens (CLS and padding dropped), as numpy arrays."""
+        import torch
 
-            vectors = output["colbert"]
-            if vectors.dtype == torch.bfloat16:
-                vectors = vectors.float()  # numpy has no bfloat16
-            keep = batch["attention_mask"][:, 1:].bool().cpu().numpy()
-            vectors = vectors.cpu().numpy()
-            colbert = [vectors[i][keep[i]] for i in range(len(vectors))]
-        return {"dense_vecs": dense, "lexical_weights": lexical, "colbert_vecs": colbert}
+        vectors = self.model.colbert_linear(hidden[:, 1:]) * mask[:, 1:, None].float()
+        if self.truncate_dim is not None:
+            vectors = vectors[..., : self.truncate_dim]
+        if self.normalize_embeddings:
+            vectors = torch.nn.functional.normalize(vectors, dim=-1)
+        keep = mask[:, 1:].bool().cpu().numpy()
+        vectors = vectors.float().cpu().numpy()  # numpy has no bfloat16
+        return [vectors[i][keep[i]] for i in range(len(vectors))]
 
     def _lexical_weights(self, weights: list[float], ids: list[int]) -> dict[str, float]:
         result: dict[str, float] = {}
@@ -156,33 +160,16 @@ class M3Embedder(AbsEmbedder):
                 result[key] = weight
         return result
 
-    def merge_batches(self, outputs: list[dict[str, Any]], restore: Any, single: bool, to_numpy: bool) -> dict:
-        first = outputs[0]
-        merged: dict[str, Any] = {
-            "dense_vecs": None if first["dense_vecs"] is None else super().merge_batches(
-                [o["dense_vecs"] for o in outputs], restore, single, to_numpy)
-        }
-        for key in ("lexical_weights", "colbert_vecs"):
-            if first[key] is None:
-                merged[key] = None
-                continue
-            ran = [item for o in outputs for item in o[key]]
-            ordered = [ran[i] for i in restore]
-            merged[key] = ordered[0] if single else ordered
-        return merged
+    def present(self, work: EmbedWork, result: Embeddings) -> dict[str, Any]:
+        """FlagEmbedding's dict: ``{"dense_vecs", "lexical_weights", "colbert_vecs"}``, None for outputs not asked
+        for, single items for a single string."""
+        def part(kind: str) -> Any:
+            rows = result.output(kind)
+            if kind not in work.outputs:
+                return None
+            return rows[0] if work.single else rows
 
-    def outputs_as_tensors(self, merged: dict[str, Any]) -> dict[str, Any]:
-        """Dense vectors become a tensor; lexical weights and ColBERT vectors stay per-text, as on one device."""
-        dense = merged["dense_vecs"]
-        return {**merged, "dense_vecs": None if dense is None else super().outputs_as_tensors(dense)}
-
-    def empty_output(self, to_numpy: bool, return_dense: bool = True, return_sparse: bool = False,
-                     return_colbert_vecs: bool = False, **options: Any) -> dict[str, Any]:
-        return {
-            "dense_vecs": super().empty_output(to_numpy) if return_dense else None,
-            "lexical_weights": [] if return_sparse else None,
-            "colbert_vecs": [] if return_colbert_vecs else None,
-        }
+        return {key: part(kind) for kind, key in zip(OUTPUT_KINDS_IN_ORDER, FLAGEMBEDDING_KEYS, strict=True)}
 
     # -- scores ----------------------------------------------------------------------------
     def compute_score(self, sentence_pairs: Any, batch_size: int | None = None, max_query_length: int | None = None,

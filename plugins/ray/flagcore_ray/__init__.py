@@ -16,7 +16,8 @@ def _map(ds: Any, model: str, constructor: dict[str, Any], sizing: dict[str, Any
     import ray
 
     chosen = plan(ray.cluster_resources(), **sizing)
-    model_kwargs.setdefault("max_batch_tokens", chosen.batch_tokens)
+    if chosen.batch_tokens is not None:  # else each model keeps its family's budget for its device
+        model_kwargs.setdefault("max_batch_tokens", chosen.batch_tokens)
     return ds.map_batches(FlagcoreMapper, fn_constructor_args=(model,),
                           fn_constructor_kwargs={**constructor, "threads": chosen.threads, **model_kwargs},
                           batch_format="pyarrow",
@@ -28,9 +29,10 @@ def embed_dataset(ds: Any, model: str, column: str = "text", output_column: str 
                   num_cpus: float | None = None, num_gpus: float | None = None, actors_per_gpu: int = 1,
                   rows_per_batch: int | None = None, batch_tokens: int | None = None, **model_kwargs: Any) -> Any:
     """``ds`` with ``output_column`` added (dense vectors; with ``outputs`` naming them, M3's ``_lexical`` and
-    ``_colbert`` columns too): actors, CPUs/GPUs per actor, rows per batch and tokens per forward batch are picked
-    from the cluster (:func:`plan`) unless given. Lazy, as Ray datasets are: nothing runs until the result is
-    consumed or written. ``model_kwargs`` go to ``FlagAutoModel.from_finetuned``."""
+    ``_colbert`` columns too): actors, CPUs/GPUs per actor and rows per batch are picked from the cluster
+    (:func:`plan`) unless given; tokens per forward batch (``batch_tokens``, or ``max_batch_tokens``) are the model's
+    own unless given. Lazy, as Ray datasets are: nothing runs until the result is consumed or written.
+    ``model_kwargs`` go to ``FlagAutoModel.from_finetuned``."""
     sizing = {"concurrency": concurrency, "num_cpus": num_cpus, "num_gpus": num_gpus, "actors_per_gpu": actors_per_gpu,
               "rows_per_batch": rows_per_batch, "batch_tokens": batch_tokens}
     constructor = {"kind": "embedder", "column": column, "output_column": output_column, "query": query,

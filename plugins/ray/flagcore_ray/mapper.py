@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-#: what an embedder can add: dense vectors (every embedder), M3's lexical weights and ColBERT vectors
-OUTPUTS = ("dense", "lexical", "colbert")
+#: what an embedder can add: dense vectors (every embedder), lexical weights and ColBERT vectors (where the model
+#: declares them, as BGE-M3 does), and the name of each among flagcore's outputs
+OUTPUT_KINDS = {"dense": "dense", "lexical": "sparse", "colbert": "multi_vector"}
+OUTPUTS = tuple(OUTPUT_KINDS)
 
 
 def actor_devices() -> str:
@@ -59,27 +61,24 @@ class FlagcoreMapper:
 
         pairs = list(zip(batch.column(self.query_column).to_pylist(), batch.column(self.passage_column).to_pylist(),
                          strict=True))
-        scores = self.model.compute_score(pairs, show_progress_bar=False) if pairs else []
-        return batch.append_column(self.output_column, pa.array(scores, type=pa.float32()))
+        scores = self.model.infer(self.model.prepare_pairs(pairs, show_progress_bar=False))
+        return batch.append_column(self.output_column, pa.array(scores.final, type=pa.float32()))
 
     def _embed(self, batch: Any) -> Any:
         import numpy as np
 
         texts = batch.column(self.column).to_pylist()
-        encode = self.model.encode_queries if self.query else self.model.encode_corpus
-        options: dict[str, Any] = {"show_progress_bar": False}
-        if self.outputs != ("dense",):
-            options.update(return_dense="dense" in self.outputs, return_sparse="lexical" in self.outputs,
-                           return_colbert_vecs="colbert" in self.outputs)
-        result = encode(texts, **options)
-        dense = result.get("dense_vecs") if isinstance(result, dict) else result
+        wanted = {OUTPUT_KINDS[name] for name in self.outputs}
+        work = self.model.prepare_side(texts, query=self.query, outputs=wanted, convert_to_numpy=True,
+                                       show_progress_bar=False)
+        result = self.model.infer(work)
         if "dense" in self.outputs:
-            batch = batch.append_column(self.output_column, vectors(np.asarray(dense, dtype=np.float32)))
+            batch = batch.append_column(self.output_column, vectors(np.asarray(result.dense, dtype=np.float32)))
         if "lexical" in self.outputs:
-            batch = batch.append_column(f"{self.output_column}_lexical", lexical(result["lexical_weights"]))
+            batch = batch.append_column(f"{self.output_column}_lexical", lexical(result.sparse))
         if "colbert" in self.outputs:
             batch = batch.append_column(f"{self.output_column}_colbert",
-                                        multi_vectors(result["colbert_vecs"], self.model.embedding_dim))
+                                        multi_vectors(result.multi_vector, self.model.embedding_dim))
         return batch
 
 

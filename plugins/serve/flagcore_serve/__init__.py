@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
 from .settings import ServeSettings
 
 if TYPE_CHECKING:
-    from .app import ServedModel
+    from .models import ServedModel
 
-__version__ = "0.1.0"
 __all__ = ["ServeSettings", "create_app", "load_models"]
 
 
@@ -23,6 +23,6 @@ def create_app(models: list[ServedModel], settings: ServeSettings | None = None)
 
 def load_models(specs: list[str], settings: ServeSettings | None = None, **kwargs: Any) -> list[ServedModel]:
     """Build the models of ``specs`` (a path or name, or ``ALIAS=PATH``); ``kwargs`` go to ``from_finetuned``."""
-    from .app import load_models as load
+    from .models import load_models as load
 
     return load(specs, settings or ServeSettings(), **kwargs)

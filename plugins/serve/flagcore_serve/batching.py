@@ -1,10 +1,10 @@
 """Dynamic batching across requests.
 
-Each request is tokenized on its own (``tokenize_inputs``); its token columns join a bounded queue. One worker thread
-per model takes the oldest waiting request and every other waiting request that runs the same way (same call
-options), up to ``max_run_tokens`` padded tokens, concatenates their columns and hands them to the model's engine
-in one call (``encode_tokenized`` / ``score_tokenized``), which sorts the rows by length and runs them in batches
-under the model's token budget. The output rows are split back per request, in order, and each request's future is
+Each request is prepared on its own (the model's ``prepare_*`` stage: its texts tokenized); its work joins a bounded
+queue. One worker thread per model takes the oldest waiting request and every other waiting request that runs the
+same way (same key, so the same options), up to ``max_run_tokens`` padded tokens, joins their works into one and runs
+it (the model's ``run`` and ``finish`` stages), which sorts the rows by length and runs them in batches under the
+model's token budget. The output rows are split back per request, in order, and each request's future is
 resolved on its event loop. A run closes when it is full, or when no request is on its way (being read or
 tokenized) — or, at the latest, ``batch_wait_ms`` after its oldest request was queued. Inference never runs on the
 event loop, so ``/health`` answers while a run is in progress.
@@ -17,9 +17,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
-Columns = dict[str, list[list[int]]]
+if TYPE_CHECKING:
+    from flagcore.family import Work
 
 
 class QueueFull(Exception):
@@ -29,12 +30,16 @@ class QueueFull(Exception):
 @dataclass(eq=False)
 class Job:
     key: Hashable
-    columns: Columns
+    work: Work
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
     rows: int
     tokens: int
     queued: float = field(default_factory=time.monotonic)
+
+    @property
+    def columns(self) -> dict[str, list[list[int]]]:
+        return self.work.columns
 
 
 def _resolve(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
@@ -49,11 +54,11 @@ def _resolve(future: asyncio.Future, value: Any, error: BaseException | None) ->
 class DynamicBatcher:
     """Merges the requests of one model into shared runs on a worker thread.
 
-    ``run(key, columns)`` computes one merged run and returns a list of per-row outputs, or a callable splitting
+    ``run(key, work)`` computes one merged run and returns a list of per-row outputs, or a callable splitting
     the run's output: ``split(output, start, stop)``.
     """
 
-    def __init__(self, name: str, run: Callable[[Hashable, Columns], Any],
+    def __init__(self, name: str, run: Callable[[Any, Work], Any],
                  split: Callable[[Any, int, int], Any], *, max_queue: int, max_run_tokens: int,
                  batch_wait_s: float, observe: Callable[[int, int, float], None] | None = None) -> None:
         self.name = name
@@ -80,13 +85,12 @@ class DynamicBatcher:
         """Context of a request being read and tokenized: the worker waits a little for it before closing a run."""
         return _Arriving(self)
 
-    def submit(self, key: Hashable, columns: Columns, arrival: _Arriving | None = None) -> asyncio.Future:
-        """Queue one request's rows (``arrival``: the context it was read in, which ends here); its future gets the
-        request's outputs. :class:`QueueFull` when full."""
+    def submit(self, key: Hashable, work: Work, arrival: _Arriving | None = None) -> asyncio.Future:
+        """Queue one request's prepared work (``arrival``: the context it was read in, which ends here); its future
+        gets the request's outputs. :class:`QueueFull` when full."""
         loop = asyncio.get_running_loop()
-        rows = len(columns["input_ids"])
-        tokens = sum(len(ids) for ids in columns["input_ids"])
-        job = Job(key, columns, loop.create_future(), loop, rows, tokens)
+        rows = work.rows
+        job = Job(key, work, loop.create_future(), loop, rows, work.tokens)
         with self._cond:
             if arrival is not None:
                 arrival.leave()
@@ -159,7 +163,7 @@ class DynamicBatcher:
     def _execute(self, jobs: list[Job]) -> None:
         start = time.perf_counter()
         try:
-            merged = {name: [row for job in jobs for row in job.columns[name]] for name in jobs[0].columns}
+            merged = jobs[0].work.joined([job.work for job in jobs[1:]])
             output = self._run(jobs[0].key, merged)
             parts, offset = [], 0
             for job in jobs:

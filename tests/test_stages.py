@@ -1,0 +1,125 @@
+"""The stages of a call (prepare → run → finish → present), the typed results and the declared outputs: what every
+front end relies on, on the weight-free fake family and on tiny real models."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from fakes import FakeEmbedder, FakeReranker
+
+from flagcore import FlagAutoModel, FlagAutoReranker
+from flagcore.outputs import DENSE, MULTI_VECTOR, SPARSE, Embeddings, EmbedWork, PairScores, PairWork
+
+TEXTS = ["a panda eats bamboo", "short", "the quick brown fox jumps over the lazy dog again and again", "red"]
+PAIRS = [("what is a panda?", text) for text in TEXTS]
+
+
+@pytest.fixture
+def embedder():
+    return FakeEmbedder("fake-model", devices="cpu", pooling_method="mean")
+
+
+def test_prepare_tokenizes_and_runs_nothing(embedder):
+    work = embedder.prepare_corpus(TEXTS)
+    assert isinstance(work, EmbedWork) and work.rows == len(TEXTS) and not work.single
+    assert work.columns["input_ids"][1] == embedder.tokenizer(["short"])["input_ids"][0]
+    assert work.tokens == sum(len(ids) for ids in work.columns["input_ids"])
+    assert embedder.model.forward_calls == 0
+
+
+def test_a_public_call_is_its_stages(embedder):
+    work = embedder.prepare_queries("a panda eats bamboo")
+    ran = embedder.run(work)
+    result = embedder.finish(work, ran)
+    assert isinstance(result, Embeddings) and result.dense.shape == (1, 8) and result.sparse is None
+    np.testing.assert_array_equal(embedder.present(work, result), result.dense[0])
+    np.testing.assert_array_equal(embedder.present(work, result), embedder.encode_queries("a panda eats bamboo"))
+
+
+def test_joined_works_give_the_rows_of_one_call_in_order(embedder):
+    first, second = embedder.prepare_corpus(TEXTS[:3]), embedder.prepare_corpus(TEXTS[3:])
+    joined = first.joined([second])
+    assert joined.rows == len(TEXTS)
+    result = embedder.infer(joined)
+    np.testing.assert_allclose(result.dense, embedder.encode_corpus(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(result.rows(1, 3).dense, result.dense[1:3])
+    assert len(result) == len(TEXTS)
+
+
+def test_works_prepared_differently_are_not_joined(embedder):
+    with pytest.raises(ValueError, match="same options"):
+        embedder.prepare_corpus(TEXTS, convert_to_numpy=False).joined([embedder.prepare_corpus(TEXTS)])
+
+
+def test_an_embedder_declares_its_outputs_and_refuses_others(embedder):
+    assert embedder.available_outputs == frozenset({DENSE})
+    assert embedder.infer(embedder.prepare_corpus(TEXTS, outputs={DENSE})).dense.shape == (4, 8)
+    with pytest.raises(ValueError, match=r"FakeEmbedder gives \['dense'\] outputs, not \['sparse'\]"):
+        embedder.prepare_corpus(TEXTS, outputs={SPARSE})
+    with pytest.raises(ValueError, match="ask for some of"):
+        embedder.prepare_corpus(TEXTS, outputs={"colbert"})
+
+
+def test_an_empty_call_gives_typed_empty_rows(embedder):
+    result = embedder.infer(embedder.prepare_corpus([]))
+    assert result.dense.shape == (0, 8) and result.sparse is None and embedder.model.forward_calls == 0
+
+
+def test_a_reranker_call_is_its_stages():
+    reranker = FakeReranker("fake-model", devices="cpu")
+    work = reranker.prepare_pairs(PAIRS, normalize=True)
+    assert isinstance(work, PairWork) and work.rows == len(PAIRS) and reranker.model.forward_calls == 0
+    scores = reranker.infer(work)
+    assert isinstance(scores, PairScores) and scores.activated and len(scores) == len(PAIRS)
+    assert scores.final == reranker.compute_score(PAIRS, normalize=True)
+    assert all(0 < score < 1 for score in scores.final)
+    raw = reranker.infer(reranker.prepare_pairs(PAIRS))
+    assert [reranker.activate(score) for score in raw.final] == pytest.approx(scores.final)
+
+
+def test_pair_scores_final_is_the_highest_layer():
+    assert PairScores([[0.1, 0.9], [0.2, 0.3]]).final == [0.9, 0.3]
+
+
+def test_the_engine_holds_devices_precision_and_budget(embedder):
+    assert (embedder.device, embedder.compute_dtype) == (embedder.engine.device, "float32")
+    embedder.max_batch_tokens = 64
+    assert embedder.engine.batch_token_budget == embedder.batch_token_budget == 64
+
+
+def test_m3_declares_sparse_and_multi_vector_and_front_ends_ask_by_name(tiny_models):
+    m3 = FlagAutoModel.from_finetuned(str(tiny_models["tiny-m3"]), devices="cpu")
+    assert m3.available_outputs == frozenset({DENSE, SPARSE, MULTI_VECTOR})
+    library = m3.encode_corpus(TEXTS, return_dense=True, return_sparse=True, return_colbert_vecs=True)
+    sparse = m3.infer(m3.prepare_corpus(TEXTS, outputs={SPARSE}))
+    assert sparse.dense is None and sparse.multi_vector is None and sparse.sparse == library["lexical_weights"]
+    both = m3.infer(m3.prepare_corpus(TEXTS, outputs={DENSE, MULTI_VECTOR}))
+    np.testing.assert_allclose(both.dense, library["dense_vecs"], atol=1e-6)
+    for mine, theirs in zip(both.multi_vector, library["colbert_vecs"], strict=True):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    assert m3.outputs_for_options({"return_sparse": True}) == frozenset({DENSE, SPARSE})
+
+
+def test_m3_without_its_heads_declares_dense_only(tiny_models, tmp_path):
+    path = tmp_path / "m3-without-heads"
+    shutil.copytree(tiny_models["tiny-m3"], path)
+    for head in ("colbert_linear.pt", "sparse_linear.pt"):
+        (path / head).unlink()
+    m3 = FlagAutoModel.from_finetuned(str(path), devices="cpu", model_class="encoder-only-m3")
+    assert m3.available_outputs == frozenset({DENSE})
+    with pytest.raises(ValueError, match=r"not \['sparse'\]"):
+        m3.prepare_corpus(TEXTS, outputs={SPARSE})
+
+
+def test_streams_prepare_ahead_and_complete_each_chunk(embedder):
+    chunks = list(embedder.encode_corpus_stream(iter(TEXTS), chunk_size=3))
+    assert [len(chunk) for chunk in chunks] == [3, 1]
+    np.testing.assert_allclose(np.concatenate(chunks), embedder.encode_corpus(TEXTS), atol=1e-6)
+
+
+def test_a_cross_encoder_reranker_scores_through_the_stages(tiny_models):
+    reranker = FlagAutoReranker.from_finetuned(str(tiny_models["tiny-bert-reranker"]), devices="cpu")
+    scores = reranker.infer(reranker.prepare_pairs(PAIRS))
+    assert scores.final == pytest.approx(reranker.compute_score(PAIRS), abs=1e-6)
