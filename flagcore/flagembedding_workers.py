@@ -22,7 +22,7 @@ class FlagEmbeddingWorkerMethods:
         (FlagEmbedding's worker function) is not used: flagcore's workers run flagcore's own loop."""
         if len(self.engine.target_devices) < 2:
             return None
-        return self.engine.workers(self).pool()
+        return self.engine.runner(self).workers()
 
     @staticmethod
     def stop_multi_process_pool(pool: Any) -> None:

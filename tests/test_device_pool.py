@@ -15,7 +15,7 @@ import pytest
 import torch
 from fakes import FakeEmbedder, FakeReranker
 
-from flagcore.engine.pool import WorkerError, deal_batches
+from flagcore.engine.workers import WorkerError, deal_batches
 
 TEXTS = [" ".join(f"w{i}" for i in range(n)) for n in (3, 40, 1, 25, 7, 7, 60, 2, 15, 33, 9, 12)] * 3
 PAIRS = [(t, t[::-1]) for t in TEXTS]

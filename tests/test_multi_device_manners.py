@@ -16,7 +16,7 @@ import pytest
 from fakes import FakeEmbedder, FakeReranker
 
 from flagcore.engine.batching import Batcher
-from flagcore.engine.pool import WORKER_NAME_PREFIX, WorkerError
+from flagcore.engine.workers import WORKER_NAME_PREFIX, WorkerError
 
 TEXTS = [" ".join(f"w{i}" for i in range(n)) for n in (3, 40, 1, 25, 7, 7, 60, 2, 15, 33, 9, 12)] * 3
 PAIRS = [(t, t[::-1]) for t in TEXTS]

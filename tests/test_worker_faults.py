@@ -17,7 +17,7 @@ import pytest
 import torch
 from fakes import FakeEmbedder
 
-from flagcore.engine.pool import WORKER_NAME_PREFIX, WorkerError
+from flagcore.engine.workers import WORKER_NAME_PREFIX, WorkerError
 
 TEXTS = [" ".join(f"w{i}" for i in range(n)) for n in (3, 40, 1, 25, 7, 7, 60, 2, 15, 33, 9, 12)] * 3
 # similar lengths: every batch under a 64-token budget holds several texts

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..outputs import EmbedStep, Ran, ScoreStep, Work
     from .multi_device import MultiDeviceRunner
-    from .pool import DevicePool, ModelSpec
+    from .workers import DeviceWorkers, ModelSpec
 
 # Padded tokens per batch when max_batch_tokens is not given. On a CPU, batches whose activations fit
 # the last-level cache (2048 tokens of a 384-wide encoder: a 12 MB feed-forward block) ran ~4-7% faster
@@ -161,7 +161,7 @@ class Engine:
         if len(self.target_devices) > 1 and not self.first_device_only:
             batches = batcher.all_batches()
             if len(batches) > 1:
-                outputs = self.workers(model).run(
+                outputs = self.runner(model).run(
                     batcher, batches, subset, run_one, work.step, work.pad_to_multiple_of, desc, show, unit=unit,
                     notice=work.show_progress_bar is not False, on_out_of_memory=self.release_cached_memory)
                 return Ran(outputs, batcher.restore)
@@ -170,10 +170,10 @@ class Engine:
         return Ran(outputs, batcher.restore)
 
     # -- worker processes of several devices --------------------------------------------------------------------
-    def workers(self, model: Any) -> MultiDeviceRunner:
+    def runner(self, model: Any) -> MultiDeviceRunner:
         """The runner of ``model``'s worker processes (built from its constructor arguments; started on first use)."""
         from .multi_device import MultiDeviceRunner
-        from .pool import ModelSpec
+        from .workers import ModelSpec
 
         if self._runner is None:
             args, kwargs = model.init_spec
@@ -183,8 +183,8 @@ class Engine:
         return self._runner
 
     @property
-    def device_pool(self) -> DevicePool | None:
-        return self._runner.current_pool if self._runner is not None else None
+    def device_pool(self) -> DeviceWorkers | None:
+        return self._runner.current_workers if self._runner is not None else None
 
     def close(self) -> None:
         if self._runner is not None:

@@ -1,5 +1,5 @@
 """Running one call's batches on several devices: the model's first device in this process, the others in a
-:class:`~flagcore.engine.pool.DevicePool` of worker processes built from the same constructor arguments.
+:class:`~flagcore.engine.workers.DeviceWorkers` of worker processes built from the same constructor arguments.
 
 Batches are dealt out by padded-token count, the devices share the CPU thread budget while they run, one
 progress bar counts every device's rows as each batch finishes, and results come back in batch order. Starting
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .batching import Batcher
-    from .pool import DevicePool, ModelSpec
+    from .workers import DeviceWorkers, ModelSpec
 
 # one batch's columns -> that batch's output (on the model's first device, in this process)
 RunOne = Callable[[Columns], Any]
@@ -30,7 +30,7 @@ class Cancelled(RuntimeError):
 
 
 def start_notice(devices: list[str], again: bool) -> str:
-    from .pool import worker_label
+    from .workers import worker_label
 
     labels = [worker_label(devices, i) for i in range(1, len(devices))]
     count = "1 worker process for device" if len(labels) == 1 else f"{len(labels)} worker processes for devices"
@@ -44,13 +44,13 @@ class MultiDeviceRunner:
     def __init__(self, owner: Any, spec: ModelSpec, devices: list[str]) -> None:
         self.spec = spec
         self.devices = devices
-        self._pool: DevicePool | None = None
+        self._pool: DeviceWorkers | None = None
         self._started = False
         self._finalizer: Any = None
         self._owner = weakref.ref(owner)
 
-    def pool(self, notice: bool = False) -> DevicePool:
-        from .pool import DevicePool, refuse_in_bootstrapping_worker
+    def workers(self, notice: bool = False) -> DeviceWorkers:
+        from .workers import DeviceWorkers, refuse_in_bootstrapping_worker
 
         refuse_in_bootstrapping_worker()
         if self._pool is not None and not self._pool.alive:
@@ -59,14 +59,14 @@ class MultiDeviceRunner:
             if notice:
                 print(start_notice(self.devices, self._started), file=sys.stderr, flush=True)
             self._started = True
-            self._pool = DevicePool(self.spec, list(self.devices))
+            self._pool = DeviceWorkers(self.spec, list(self.devices))
             owner = self._owner()
             if owner is not None:
                 self._finalizer = weakref.finalize(owner, self._pool.close)
         return self._pool
 
     @property
-    def current_pool(self) -> DevicePool | None:
+    def current_workers(self) -> DeviceWorkers | None:
         """The worker processes, once started (None before the first call that needs them, or after close)."""
         return self._pool
 
@@ -87,12 +87,12 @@ class MultiDeviceRunner:
         from tqdm.auto import tqdm
 
         from .batching import split_on_out_of_memory
-        from .pool import deal_batches
+        from .workers import deal_batches
 
         tokens = [len(b) * int(batcher.lengths[b[0]]) for b in batches]
         positions = deal_batches(tokens, len(self.devices))
         shares = [[subset(batches[p]) for p in share] for share in positions]
-        pool = self.pool(notice)
+        pool = self.workers(notice)
         bar = tqdm(total=len(batcher), desc=desc, unit=unit, disable=not show, leave=False)
         lock = threading.Lock()
 

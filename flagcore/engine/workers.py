@@ -1,11 +1,11 @@
 """Several devices: one worker process per extra device, each with its own copy of the model.
 
 The parent's model serves the first device (in a thread) while the workers serve the others; batches are
-dealt out by padded-token count so every device gets a similar share. The pool starts on first use and is
+dealt out by padded-token count so every device gets a similar share. The workers start on first use and are
 reused. Workers are named by device and position in the model's device list (``cpu#1``). A worker's exception
 reaches the caller as :class:`WorkerError` naming the worker and carrying the original type, message and
 traceback; a worker that dies is noticed at once, the call fails naming it, and the next call starts a fresh
-pool. Workers ignore Ctrl-C (the parent handles it and stops them), stop when the parent dies, and nothing is
+set of workers. Workers ignore Ctrl-C (the parent handles it and stops them), stop when the parent dies, and nothing is
 left running (or printed) at interpreter exit.
 """
 
@@ -30,7 +30,7 @@ from .batching import split_on_out_of_memory
 _POLL_SECONDS = 0.2
 _START_TIMEOUT_SECONDS = 600.0
 _STOP_SECONDS = 5.0
-_live_pools: weakref.WeakSet[DevicePool] = weakref.WeakSet()
+_live_workers: weakref.WeakSet[DeviceWorkers] = weakref.WeakSet()
 
 WORKER_NAME_PREFIX = "flagcore-worker-"
 UNGUARDED_MAIN_EXIT_CODE = 87
@@ -197,7 +197,7 @@ class _Worker:
     results: Any  # receiving end of a pipe only this worker writes to: EOF as soon as it dies
 
 
-class DevicePool:
+class DeviceWorkers:
     """Worker processes for ``devices[1:]``; ``devices[0]`` is served in the parent."""
 
     def __init__(self, spec: ModelSpec, devices: list[str]) -> None:
@@ -210,7 +210,7 @@ class DevicePool:
         self._closed = False
         cpu_workers = sum(d == "cpu" for d in devices)
         self._threads = max(1, torch.get_num_threads() // cpu_workers) if cpu_workers else 0
-        _live_pools.add(self)
+        _live_workers.add(self)
         try:
             with _sigint_ignored():
                 for index, device in enumerate(devices[1:], start=1):
@@ -249,7 +249,7 @@ class DevicePool:
         return not self._closed and all(worker.process.is_alive() for worker in self._workers)
 
     def _receive(self, timeout: float) -> list[tuple[_Worker, tuple]]:
-        """Messages that arrive within ``timeout``; a worker that died closes the pool and raises."""
+        """Messages that arrive within ``timeout``; a worker that died stops the workers and raises."""
         by_reader: dict[Any, _Worker] = {worker.results: worker for worker in self._workers}
         messages: list[tuple[_Worker, tuple]] = []
         for reader in wait(list(by_reader), timeout):
@@ -293,7 +293,7 @@ class DevicePool:
         """Run ``shares[i]`` (a list of column batches) on ``devices[i]``; share 0 runs through ``local``.
 
         ``progress(rows)`` is called as each worker finishes a batch. Returns the outputs per share, in the order
-        given (a worker's batch output is the list of its parts). A worker's exception leaves the pool usable;
+        given (a worker's batch output is the list of its parts). A worker's exception leaves the workers usable;
         a worker that dies, or an interruption (Ctrl-C), stops every worker now.
         """
         self._job_counter += 1
@@ -346,7 +346,7 @@ class DevicePool:
         if self._closed:
             return
         self._closed = True
-        _live_pools.discard(self)
+        _live_workers.discard(self)
         if not now:
             for worker in self._workers:
                 if worker.process.is_alive():
@@ -373,9 +373,9 @@ class DevicePool:
 
 
 @atexit.register
-def _close_all_pools() -> None:
-    for pool in list(_live_pools):
-        pool.close()
+def _close_all_workers() -> None:
+    for workers in list(_live_workers):
+        workers.close()
 
 
 def deal_batches(token_counts: list[int], devices: int) -> list[list[int]]:
