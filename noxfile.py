@@ -28,7 +28,7 @@ def family_plugins() -> list[str]:
     return [str(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
 
 
-SERVE_TEST = ["openai", "httpx"]
+SERVE_TEST = ["openai", "httpx", "cohere==7.3.1", "langchain-openai==1.8.1", "huggingface_hub"]
 
 
 def _install_for_tests(session: nox.Session) -> None:
@@ -181,10 +181,11 @@ ST_REFERENCE_PACKAGES = ["sentence-transformers==6.3.0"]
 def st_references(session: nox.Session) -> None:
     """Rebuild tests/st_format/models (tiny random models saved by sentence-transformers 6.3.0 itself: every pooling
     mode, Dense / LayerNorm / Router / Normalize, prompts, the 2.x-4.x legacy format, XLM-R / MPNet / ModernBERT /
-    DistilBERT / Qwen3 backbones, cross-encoders) and tests/st_format/references.json (6.3.0's outputs for them,
-    CPU, fp32), with sentence-transformers 6.3.0 in its own virtualenv (torch installed first)."""
+    DistilBERT / Qwen3 backbones, cross-encoders), tests/st_format/references.json (6.3.0's outputs for them,
+    CPU, fp32) and tests/st_format/quantized.npz (its quantize_embeddings), with sentence-transformers 6.3.0 in its own virtualenv (torch installed first)."""
     python = _oracle_python(session, ST_REFERENCE_VENV, ST_REFERENCE_PACKAGES)
     session.run(python, "tests/st_format/make_models.py", external=True)
+    session.run(python, "tests/st_format/make_quantized.py", external=True)
 
 
 # FlagEmbedding's bundled MiniCPM / Gemma2 reranker models (layer-wise, lightweight) run only on transformers ~4.44–4.46

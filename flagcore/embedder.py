@@ -7,10 +7,21 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
+from .embedding_precision import check_precision, quantize_embeddings
 from .inputs import as_texts, check_bool, check_instruction_format, format_instruction, positive_int, positive_int_or
 from .limits import check_room_for_special_tokens, fit_max_length
 from .model_base import Columns, InferenceModel
-from .outputs import DENSE, DENSE_ONLY, MULTI_VECTOR, SPARSE, Embeddings, EmbedStep, EmbedWork, check_outputs
+from .outputs import (
+    DENSE,
+    DENSE_ONLY,
+    MULTI_VECTOR,
+    SPARSE,
+    TOKEN_EMBEDDINGS,
+    Embeddings,
+    EmbedStep,
+    EmbedWork,
+    check_outputs,
+)
 from .pooling import ALL_POOLING_MODES, pool
 from .similarity import similarity_of
 from .st.route import Route, prompt_length, prompt_prefix
@@ -84,6 +95,7 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
         self.truncate_dim = None if truncate_dim is None else positive_int(truncate_dim, "truncate_dim")
         self.pooling_method = declared.pooling(pooling_method, self)
         self.sentence_head = declared.head(pooling_method, self, computes_states)
+        self._computes_states = computes_states
         self.similarity_fn_name = declared.similarity_fn_name
 
     @property
@@ -166,9 +178,11 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
     # -- what the model gives -----------------------------------------------------------------------------------
     @property
     def available_outputs(self) -> frozenset[str]:
-        """The outputs this model can give (:data:`~flagcore.outputs.DENSE`; M3 also sparse and multi-vector): what
-        front ends may ask :meth:`prepare_encode` and its siblings for with ``outputs=``."""
-        return DENSE_ONLY
+        """The outputs this model can give: what front ends may ask :meth:`prepare_encode` and its siblings for with
+        ``outputs=``. :data:`~flagcore.outputs.DENSE` always; :data:`~flagcore.outputs.TOKEN_EMBEDDINGS` (the
+        transformer's vector of every real token) for a family that implements :meth:`token_embeddings`; M3 has its
+        own (sparse, ColBERT)."""
+        return DENSE_ONLY | {TOKEN_EMBEDDINGS} if self._computes_states else DENSE_ONLY
 
     def outputs_for_options(self, options: Mapping[str, Any]) -> frozenset[str]:
         """The outputs a call with these family options returns when it does not pass ``outputs=`` (M3: its
@@ -202,19 +216,44 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
             instruction_format=self.passage_instruction_format, task="document", **kwargs,
         )
 
-    def prepare_side(self, texts: str | list[str], *, query: bool, **kwargs: Any) -> EmbedWork:
+    def prepare_side(self, texts: str | list[str], *, query: bool, prompt_name: str | None = None,
+                     **kwargs: Any) -> EmbedWork:
         """:meth:`prepare_queries` (``query=True``) or :meth:`prepare_corpus`: for front ends that take the side as
-        a value."""
-        return (self.prepare_queries if query else self.prepare_corpus)(texts, **kwargs)
+        a value. ``prompt_name``: one of the model's own prompts instead of the side's instruction (the side still
+        picks a Router model's route)."""
+        if prompt_name is None:
+            return (self.prepare_queries if query else self.prepare_corpus)(texts, **kwargs)
+        max_length = kwargs.pop("max_length", None)
+        return self.prepare_encode(
+            texts, max_length=(self.query_max_length if query else self.passage_max_length) if max_length is None
+            else max_length, task="query" if query else "document", prompt_name=prompt_name, **kwargs)
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """The prompts the model's files declare, by name (sentence-transformers' ``prompts``); empty if none."""
+        return self.declared.prompts
+
+    def prompt_named(self, name: str) -> str:
+        """The model's prompt called ``name``, refused naming the ones it has."""
+        prompts = self.prompts
+        if name not in prompts:
+            have = f"its prompts are {sorted(prompts)}" if prompts else "it declares no prompts"
+            raise ValueError(f"prompt_name={name!r}: {self.model_name_or_path} has no prompt of that name ({have})")
+        return prompts[name]
 
     def prepare_encode(self, sentences: str | list[str], batch_size: int | None = None,
                        max_length: int | None = None, convert_to_numpy: bool | None = None,
                        instruction: str | None = None, instruction_format: str | None = None,
-                       task: str | None = None, **kwargs: Any) -> EmbedWork:
+                       task: str | None = None, prompt_name: str | None = None, **kwargs: Any) -> EmbedWork:
         """The work of :meth:`encode` (tokenized, nothing run)."""
         texts, single = as_texts(sentences)
         if task is not None and not isinstance(task, str):
             raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
+        if prompt_name is not None:
+            if instruction is not None:
+                raise TypeError("pass instruction or prompt_name, not both: prompt_name picks one of the model's "
+                                "own prompts")
+            instruction, instruction_format = self.prompt_named(prompt_name), None
         fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
                                        "instruction_format") if instruction is not None else "{}{}"
         instruction, fmt, route = self._prompted(task, instruction, fmt)
@@ -237,6 +276,8 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
         options = dict(options)
         to_tensor = options.pop("convert_to_tensor", None)
         requested = options.pop("outputs", None)
+        precision = check_precision(options.pop("precision", "float32"))
+        ranges = options.pop("ranges", None)
         core, family = self._split_call_options(caller or self.encode, options)
         to_numpy = (self.convert_to_numpy if convert_to_numpy is None
                     else check_bool(convert_to_numpy, "convert_to_numpy"))
@@ -252,9 +293,9 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
         columns = tokenize(texts, max_length) if texts else {"input_ids": []}
         # results cross process boundaries as numpy arrays; tensors are made at the end when asked for
         several = len(self.target_devices) > 1
-        return EmbedWork(columns, EmbedStep(family, to_numpy or several, route or Route()),
+        return EmbedWork(columns, EmbedStep(family, to_numpy or several, route or Route(), outputs),
                          positive_int_or(batch_size, self.batch_size, "batch_size"), single, to_numpy=to_numpy,
-                         outputs=outputs, **core)
+                         outputs=outputs, precision=precision, ranges=ranges, **core)
 
     # -- public calls --------------------------------------------------------------------------------------------
     def encode_queries(self, queries: str | list[str], batch_size: int | None = None,
@@ -325,30 +366,51 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
     def forward_batch(self, batch: dict[str, Any], step: EmbedStep) -> Embeddings:
         """One padded batch → its :class:`~flagcore.outputs.Embeddings` (dense rows truncated, normalised and
         converted here, in the process that ran them)."""
-        if self.sentence_head is None:
+        if self.sentence_head is None and TOKEN_EMBEDDINGS not in step.outputs or not self._computes_states:
             produced = self.embed_batch(batch, **step.family)
         else:
-            states = self.token_embeddings(batch, **step.family)
-            produced = self.sentence_head(states, batch["attention_mask"], step.route)
+            produced = self._from_token_embeddings(batch, step)
         output = produced if isinstance(produced, Embeddings) else Embeddings(dense=produced)
         if output.dense is not None:
             output.dense = self.finish_dense(output.dense, step.to_numpy)
         return output
 
+    def _from_token_embeddings(self, batch: dict[str, Any], step: EmbedStep) -> Embeddings:
+        """The outputs asked for from one forward to token embeddings: the pooled (or module-chain) vectors, and the
+        vector of every real token."""
+        states = self.token_embeddings(batch, **step.family)
+        mask = batch["attention_mask"]
+        output = Embeddings()
+        if DENSE in step.outputs:
+            output.dense = (pool(states, mask, self.pooling_method) if self.sentence_head is None
+                            else self.sentence_head(states, mask, step.route))
+        if TOKEN_EMBEDDINGS in step.outputs:
+            keep = mask.bool().cpu().numpy()
+            vectors = states.float().cpu().numpy()
+            output.token_embeddings = [vectors[i][keep[i]] for i in range(len(vectors))]
+        return output
+
     def finish(self, work: EmbedWork, ran: Ran) -> Embeddings:
-        """The batches' outputs as one result in input order (tensors on the device when the call asked for
-        tensors on several devices: results cross process boundaries as numpy arrays)."""
+        """The batches' outputs as one result in input order, dense rows quantized to the call's ``precision``
+        (tensors on the device when the call asked for tensors: rows from worker processes arrive as numpy)."""
+        quantized = work.precision != "float32"
         if not ran.batches:
-            return self.empty_embeddings(work.outputs, work.to_numpy)
-        merged = Embeddings.joined(ran.batches, ran.order)
-        if merged.dense is not None and not work.to_numpy and work.step.to_numpy:  # type: ignore[union-attr]
-            import torch
+            merged = self.empty_embeddings(work.outputs, work.to_numpy or quantized)
+        else:
+            merged = Embeddings.joined(ran.batches, ran.order)
+        if merged.dense is not None and quantized:
+            merged.dense = quantize_embeddings(merged.dense, work.precision, work.ranges)
+        if not work.to_numpy and merged.dense is not None and not hasattr(merged.dense, "device"):
+            import torch  # numpy rows (from worker processes, or quantized) for a caller that asked for tensors
 
             merged.dense = torch.from_numpy(merged.dense).to(self.device)
         return merged
 
     def present(self, work: EmbedWork, result: Embeddings) -> Any:
-        """FlagEmbedding's shape: the dense rows (one row for a single text)."""
+        """FlagEmbedding's shape: the dense rows (one row for a single text). A call that asked for other
+        ``outputs=`` gets the typed :class:`~flagcore.outputs.Embeddings` (its one row for a single text)."""
+        if work.outputs != DENSE_ONLY:
+            return result.rows(0, 1) if work.single else result
         return result.dense[0] if work.single else result.dense
 
     def fp32_modules(self) -> list[Any]:
@@ -383,7 +445,9 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
                 import torch
 
                 dense = torch.zeros((0, self.embedding_dim), dtype=torch.float32)
-        return Embeddings(dense, [] if SPARSE in outputs else None, [] if MULTI_VECTOR in outputs else None)
+        kinds = (SPARSE, MULTI_VECTOR, TOKEN_EMBEDDINGS)
+        lists: Iterator[list[Any] | None] = ([] if kind in outputs else None for kind in kinds)
+        return Embeddings(dense, *lists)
 
 
 def _no_instruction_arguments(method: str, side: str, kwargs: dict[str, Any]) -> None:

@@ -58,7 +58,18 @@ from .loading import (
     local_model_folder,
     refused_pickle_message,
 )
-from .outputs import DENSE, MULTI_VECTOR, OUTPUT_KINDS, SPARSE, Embeddings, EmbedWork, PairScores, PairWork, Work
+from .outputs import (
+    DENSE,
+    MULTI_VECTOR,
+    OUTPUT_KINDS,
+    SPARSE,
+    TOKEN_EMBEDDINGS,
+    Embeddings,
+    EmbedWork,
+    PairScores,
+    PairWork,
+    Work,
+)
 from .pairs import PairTemplate
 from .pooling import check_pooling, pool
 from .probe import M3_HEADS, ModelProbe, head_files
@@ -72,6 +83,7 @@ __all__ = [
     "MULTI_VECTOR",
     "OUTPUT_KINDS",
     "SPARSE",
+    "TOKEN_EMBEDDINGS",
     "EmbedWork",
     "Embeddings",
     "PairScores",

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 DENSE = "dense"
 #: one ``{token id: weight}`` dict per text (lexical weights, as BGE-M3's)
 SPARSE = "sparse"
-#: one ``(tokens, d)`` array per text (token vectors, as BGE-M3's ColBERT vectors)
+#: one ``(tokens, d)`` array per text from a trained multi-vector head (BGE-M3's ColBERT vectors)
 MULTI_VECTOR = "multi_vector"
-OUTPUT_KINDS: tuple[str, ...] = (DENSE, SPARSE, MULTI_VECTOR)
+#: one ``(tokens, hidden)`` array per text: the transformer's last hidden state at every real token
+TOKEN_EMBEDDINGS = "token_embeddings"
+OUTPUT_KINDS: tuple[str, ...] = (DENSE, SPARSE, MULTI_VECTOR, TOKEN_EMBEDDINGS)
 DENSE_ONLY: frozenset[str] = frozenset({DENSE})
 
 
@@ -45,6 +47,7 @@ class EmbedStep:
     family: dict[str, Any] = field(default_factory=dict)
     to_numpy: bool = True
     route: Route = field(default_factory=Route)
+    outputs: frozenset[str] = DENSE_ONLY
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,13 @@ class Work:
 
 @dataclass(frozen=True)
 class EmbedWork(Work):
-    """An embedding call's work: ``outputs`` it returns, ``to_numpy`` for numpy arrays (else tensors)."""
+    """An embedding call's work: ``outputs`` it returns, ``to_numpy`` for numpy arrays (else tensors), and the
+    ``precision`` of its dense rows (``ranges``: their int8/uint8 calibration; :mod:`flagcore.embedding_precision`)."""
 
     to_numpy: bool = True
     outputs: frozenset[str] = DENSE_ONLY
+    precision: str = "float32"
+    ranges: Any = None
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,16 @@ class Embeddings:
     """What an embedder computed, row by row in input order; None for an output the call did not ask for.
 
     ``dense``: an ``(n, d)`` numpy array (or torch tensor); ``sparse``: one ``{token id: weight}`` dict per text;
-    ``multi_vector``: one ``(tokens, d)`` array per text. A family's ``embed_batch`` may return one of these for a
-    batch (its dense part a tensor, still to be truncated and normalised by the core) instead of a dense tensor.
+    ``multi_vector``: one ``(tokens, d)`` array per text (a trained multi-vector head's); ``token_embeddings``: one
+    ``(tokens, hidden)`` array per text (the transformer's own token vectors). A family's ``embed_batch`` may return
+    one of these for a batch (its dense part a tensor, still to be truncated and normalised by the core) instead of a
+    dense tensor.
     """
 
     dense: Any = None
     sparse: list[dict[str, float]] | None = None
     multi_vector: list[Any] | None = None
+    token_embeddings: list[Any] | None = None
 
     def output(self, kind: str) -> Any:
         """The output named ``kind`` (:data:`DENSE`, :data:`SPARSE` or :data:`MULTI_VECTOR`)."""
@@ -135,7 +144,7 @@ class Embeddings:
     def rows(self, start: int, stop: int) -> Embeddings:
         """Rows ``start`` to ``stop`` of every output."""
         return Embeddings(*(None if part is None else part[start:stop]
-                            for part in (self.dense, self.sparse, self.multi_vector)))
+                            for part in (self.dense, self.sparse, self.multi_vector, self.token_embeddings)))
 
     @classmethod
     def joined(cls, batches: Sequence[Embeddings], order: np.ndarray) -> Embeddings:
@@ -145,11 +154,11 @@ class Embeddings:
         if first.dense is not None:
             dense = _joined_rows([b.dense for b in batches], order)
         lists = {}
-        for kind in (SPARSE, MULTI_VECTOR):
+        for kind in (SPARSE, MULTI_VECTOR, TOKEN_EMBEDDINGS):
             if getattr(first, kind) is not None:
                 ran = [item for b in batches for item in getattr(b, kind)]
                 lists[kind] = [ran[i] for i in order]
-        return cls(dense, lists.get(SPARSE), lists.get(MULTI_VECTOR))
+        return cls(dense, lists.get(SPARSE), lists.get(MULTI_VECTOR), lists.get(TOKEN_EMBEDDINGS))
 
 
 def _joined_rows(parts: list[Any], order: np.ndarray) -> Any:

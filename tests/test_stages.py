@@ -3,14 +3,26 @@ front end relies on, on the weight-free fake family and on tiny real models."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fakes import FakeEmbedder, FakeReranker
 
 from flagcore import FlagAutoModel, FlagAutoReranker
-from flagcore.outputs import DENSE, MULTI_VECTOR, SPARSE, Embeddings, EmbedWork, PairScores, PairWork
+from flagcore.embedding_precision import quantize_embeddings
+from flagcore.outputs import (
+    DENSE,
+    MULTI_VECTOR,
+    SPARSE,
+    TOKEN_EMBEDDINGS,
+    Embeddings,
+    EmbedWork,
+    PairScores,
+    PairWork,
+)
 
 TEXTS = ["a panda eats bamboo", "short", "the quick brown fox jumps over the lazy dog again and again", "red"]
 PAIRS = [("what is a panda?", text) for text in TEXTS]
@@ -123,3 +135,72 @@ def test_a_cross_encoder_reranker_scores_through_the_stages(tiny_models):
     reranker = FlagAutoReranker.from_finetuned(str(tiny_models["tiny-bert-reranker"]), devices="cpu")
     scores = reranker.infer(reranker.prepare_pairs(PAIRS))
     assert scores.final == pytest.approx(reranker.compute_score(PAIRS), abs=1e-6)
+
+
+QUANTIZED = Path(__file__).parent / "st_format" / "quantized.npz"
+
+
+@pytest.mark.parametrize("case", ["int8", "uint8", "binary", "ubinary", "int8-calibration", "uint8-calibration",
+                                  "int8-ranges", "uint8-ranges"])
+def test_quantized_embeddings_match_sentence_transformers(case):
+    reference = np.load(QUANTIZED)
+    precision, _, source = case.partition("-")
+    given = {"calibration": {"calibration": reference["calibration"]}, "ranges": {"ranges": reference["ranges"]},
+             "": {}}[source]
+    mine = quantize_embeddings(reference["embeddings"], precision, **given)
+    assert mine.dtype == reference[case].dtype
+    np.testing.assert_array_equal(mine, reference[case])
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
+def test_encode_precision_quantizes_the_calls_own_vectors(embedder, precision):
+    floats = embedder.encode_corpus(TEXTS)
+    quantized = embedder.encode_corpus(TEXTS, precision=precision)
+    np.testing.assert_array_equal(quantized, quantize_embeddings(floats, precision))
+    width = 1 if precision.endswith("binary") else 8  # 8 dimensions: one packed byte
+    assert quantized.shape == (len(TEXTS), width)
+
+
+def test_encode_precision_with_given_ranges_and_bad_values(embedder):
+    ranges = np.vstack((np.full(8, -1.0), np.full(8, 1.0)))
+    quantized = embedder.encode_corpus(TEXTS, precision="uint8", ranges=ranges)
+    np.testing.assert_array_equal(quantized, quantize_embeddings(embedder.encode_corpus(TEXTS), "uint8", ranges))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        embedder.encode_corpus(TEXTS, precision="int4")
+    with pytest.raises(ValueError, match=r"ranges must have shape \(2, 8\)"):
+        embedder.encode_corpus(TEXTS, precision="int8", ranges=np.zeros((2, 3)))
+
+
+def test_prompt_name_picks_a_declared_prompt_and_refuses_others(tmp_path):
+    folder = Path(__file__).parent / "st_format" / "models"
+    with_prompts = next(path for path in sorted(folder.iterdir())
+                        if '"prompts"' in (path / "config_sentence_transformers.json").read_text()
+                        and json.loads((path / "config_sentence_transformers.json").read_text())["prompts"])
+    model = FlagAutoModel.from_finetuned(str(with_prompts), devices="cpu")
+    name, prompt = next(iter(model.prompts.items()))
+    np.testing.assert_allclose(model.encode(TEXTS, prompt_name=name),
+                               model.encode(TEXTS, instruction=prompt), atol=1e-6)
+    with pytest.raises(ValueError, match=r"has no prompt of that name \(its prompts are \["):
+        model.encode(TEXTS, prompt_name="no-such-prompt")
+
+
+def test_token_embeddings_are_the_transformers_vectors_of_every_real_token(tiny_models):
+    model = FlagAutoModel.from_finetuned(str(tiny_models["minilm"]), devices="cpu")
+    assert TOKEN_EMBEDDINGS in model.available_outputs and MULTI_VECTOR not in model.available_outputs
+    result = model.infer(model.prepare_corpus(TEXTS, outputs={DENSE, TOKEN_EMBEDDINGS}))
+    np.testing.assert_allclose(result.dense, model.encode_corpus(TEXTS), atol=1e-6)
+    ids = model.tokenizer(TEXTS)["input_ids"]
+    assert [len(vectors) for vectors in result.token_embeddings] == [len(row) for row in ids]
+    import torch
+
+    with torch.inference_mode():
+        states = model.model(input_ids=torch.tensor([ids[1]])).last_hidden_state[0].numpy()
+    np.testing.assert_allclose(result.token_embeddings[1], states, atol=1e-5)
+
+
+def test_quantizing_nothing_gives_an_empty_array_of_the_packed_width(embedder):
+    assert embedder.encode_corpus([], precision="int8").shape == (0, 8)
+    packed = embedder.encode_corpus([], precision="ubinary")
+    assert packed.shape == (0, 1) and packed.dtype == np.uint8
+    with pytest.raises(ValueError, match="one embedding does not give"):
+        embedder.encode_corpus(["one text"], precision="int8")

@@ -60,6 +60,11 @@ class DeclaredSettings:
         declared = self.description.similarity_fn_name if self.description is not None else None
         return "cosine" if declared is None else str(declared.value)
 
+    @property
+    def prompts(self) -> dict[str, str]:
+        """Every prompt the model declares, by name."""
+        return {} if self.description is None else {name: str(text) for name, text in self.description.prompts.items()}
+
     def prompt(self, task: str | None) -> str | None:
         """The prompt the model declares for a task ("query", "document") or for plain ``encode`` (None)."""
         declared = self.description.prompt_for(task) if self.description is not None else None

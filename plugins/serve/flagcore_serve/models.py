@@ -19,8 +19,22 @@ from .settings import ServeSettings
 ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 #: the server's names for an embedder's outputs (its routes and ``/v1/models``), and flagcore's name of each
 SERVED_OUTPUTS = {"dense": DENSE, "sparse": SPARSE, "colbert": MULTI_VECTOR}
-#: how the batcher keys a run: an embedder's (served output, query side), a reranker's "score"
-RunKey = Union[tuple[str, bool], str]
+
+
+@dataclass(frozen=True)
+class EmbedKey:
+    """How an embedding request runs; the batcher runs waiting requests with equal keys together. ``output``: a
+    served output name (``SERVED_OUTPUTS``); ``query``: the side (instruction, prompt, route); ``prompt_name``: one of
+    the model's own prompts instead of the side's."""
+
+    output: str = "dense"
+    query: bool = False
+    prompt_name: str | None = None
+
+
+#: the key of every reranker request: they all run alike
+SCORE_KEY = "score"
+RunKey = Union[EmbedKey, str]
 
 
 @dataclass(eq=False)
@@ -49,8 +63,9 @@ class ServedModel:
         ``(output, query)`` key, (query, document) pairs for a reranker."""
         if self.kind == "reranker":
             return self.model.prepare_pairs(inputs, normalize=False, show_progress_bar=False)
-        output, query = _embedding_key(key)
-        return self.model.prepare_side(inputs, query=query, outputs={SERVED_OUTPUTS[output]}, convert_to_numpy=True,
+        key = _embedding_key(key)
+        return self.model.prepare_side(inputs, query=key.query, prompt_name=key.prompt_name,
+                                       outputs={SERVED_OUTPUTS[key.output]}, convert_to_numpy=True,
                                        show_progress_bar=False)
 
     def run(self, key: RunKey, work: Work) -> Any:
@@ -58,13 +73,12 @@ class ServedModel:
         reranker scores as lists; a layer-wise reranker's scores at its highest cutoff layer)."""
         if self.kind == "reranker":
             return self.model.infer(work).final
-        output, _ = _embedding_key(key)
-        return self.model.infer(work).output(SERVED_OUTPUTS[output])
+        return self.model.infer(work).output(SERVED_OUTPUTS[_embedding_key(key).output])
 
 
-def _embedding_key(key: RunKey) -> tuple[str, bool]:
-    if not isinstance(key, tuple):
-        raise TypeError(f"an embedder's runs are keyed by (output, query), not {key!r}")
+def _embedding_key(key: RunKey) -> EmbedKey:
+    if not isinstance(key, EmbedKey):
+        raise TypeError(f"an embedder's runs are keyed by an EmbedKey, not {key!r}")
     return key
 
 
@@ -103,8 +117,8 @@ def load_models(specs: list[str], settings: ServeSettings, **kwargs: Any) -> lis
 def _warm_up(item: ServedModel) -> None:
     """Run each output once: the first call places the model (and converts it, for OpenVINO)."""
     if item.kind == "reranker":
-        item.run("score", item.prepare("score", [("warm up", "warm up")]))
+        item.run(SCORE_KEY, item.prepare(SCORE_KEY, [("warm up", "warm up")]))
         return
     for output in sorted(item.outputs):
-        key = (output, False)
+        key = EmbedKey(output)
         item.run(key, item.prepare(key, ["warm up"]))

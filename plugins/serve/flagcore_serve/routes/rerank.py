@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..inference import infer
+from ..models import SCORE_KEY
 from ..picking import is_reranker, pick
 from ..reading import JSONBody
 from ..responses import json_response, usage
@@ -29,7 +30,7 @@ async def rerank(request: Request, body: JSONBody) -> Response:
     return_documents = boolean(body, "return_documents", False)
     raw = boolean(body, "raw_scores", False)
     pairs = [(query, d) for d in docs]
-    scores, tokens = await infer(item, "score", pairs, settings.request_timeout)
+    scores, tokens = await infer(item, SCORE_KEY, pairs, settings.request_timeout)
     values = [float(s) if raw else item.model.activate(float(s)) for s in scores]
     order = sorted(range(len(values)), key=lambda i: -values[i])[: top_n or len(values)]
     results = [_result(i, values[i], docs[i] if return_documents else None) for i in order]
