@@ -182,7 +182,8 @@ def st_references(session: nox.Session) -> None:
     """Rebuild tests/st_format/models (tiny random models saved by sentence-transformers 6.3.0 itself: every pooling
     mode, Dense / LayerNorm / Router / Normalize, prompts, the 2.x-4.x legacy format, XLM-R / MPNet / ModernBERT /
     DistilBERT / Qwen3 backbones, cross-encoders), tests/st_format/references.json (6.3.0's outputs for them,
-    CPU, fp32) and tests/st_format/quantized.npz (its quantize_embeddings), with sentence-transformers 6.3.0 in its own virtualenv (torch installed first)."""
+    CPU, fp32) and tests/st_format/quantized.npz (its quantize_embeddings), with sentence-transformers 6.3.0 in its
+    own virtualenv (torch installed first)."""
     python = _oracle_python(session, ST_REFERENCE_VENV, ST_REFERENCE_PACKAGES)
     session.run(python, "tests/st_format/make_models.py", external=True)
     session.run(python, "tests/st_format/make_quantized.py", external=True)

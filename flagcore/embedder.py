@@ -247,18 +247,7 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
                        task: str | None = None, prompt_name: str | None = None, **kwargs: Any) -> EmbedWork:
         """The work of :meth:`encode` (tokenized, nothing run)."""
         texts, single = as_texts(sentences)
-        if task is not None and not isinstance(task, str):
-            raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
-        if prompt_name is not None:
-            if instruction is not None:
-                raise TypeError("pass instruction or prompt_name, not both: prompt_name picks one of the model's "
-                                "own prompts")
-            instruction, instruction_format = self.prompt_named(prompt_name), None
-        fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
-                                       "instruction_format") if instruction is not None else "{}{}"
-        instruction, fmt, route = self._prompted(task, instruction, fmt)
-        if instruction is not None:
-            texts = [format_instruction(fmt, instruction, text) for text in texts]
+        texts, route = self._instructed(texts, instruction, instruction_format, task, prompt_name)
         return self.prepare_texts(texts, single, self.tokenize,
                                   max_length=positive_int_or(max_length, self.passage_max_length, "max_length"),
                                   batch_size=batch_size, convert_to_numpy=convert_to_numpy, options=kwargs,
@@ -354,6 +343,34 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
         return stream_stages(self.prepare_corpus, self.complete, corpus, chunk_size=chunk_size,
                              prefetch=prefetch, **kwargs)
 
+    def side_texts(self, texts: list[str], *, query: bool, prompt_name: str | None = None) -> list[str]:
+        """``texts`` as :meth:`prepare_side` hands them to the tokenizer: the side's instruction, the named prompt or
+        the prompt the model declares for the side, applied."""
+        if prompt_name is not None:
+            instruction, fmt = None, None
+        elif query:
+            instruction, fmt = self.query_instruction_for_retrieval, self.query_instruction_format
+        else:
+            instruction, fmt = self.passage_instruction_for_retrieval, self.passage_instruction_format
+        return self._instructed(list(texts), instruction, fmt, "query" if query else "document", prompt_name)[0]
+
+    def _instructed(self, texts: list[str], instruction: str | None, instruction_format: str | None,
+                    task: str | None, prompt_name: str | None) -> tuple[list[str], Route]:
+        """The texts with the call's instruction or prompt applied, and the call's route."""
+        if task is not None and not isinstance(task, str):
+            raise TypeError(f"task must be a string such as 'query' or 'document', not {type(task).__name__}")
+        if prompt_name is not None:
+            if instruction is not None:
+                raise TypeError("pass instruction or prompt_name, not both: prompt_name picks one of the model's "
+                                "own prompts")
+            instruction, instruction_format = self.prompt_named(prompt_name), None
+        fmt = check_instruction_format("{}{}" if instruction_format is None else instruction_format,
+                                       "instruction_format") if instruction is not None else "{}{}"
+        instruction, fmt, route = self._prompted(task, instruction, fmt)
+        if instruction is not None:
+            texts = [format_instruction(fmt, instruction, text) for text in texts]
+        return texts, route
+
     def _prompted(self, task: str | None, instruction: str | None, fmt: str) -> tuple[str | None, str, Route]:
         """(instruction, format, route) of a call: the caller's instruction, else the prompt the model declares for
         the task (as a plain prefix); the route carries the task and the prompt's token count."""
@@ -415,6 +432,9 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
 
     def fp32_modules(self) -> list[Any]:
         return [] if self.sentence_head is None else [self.sentence_head]
+
+    def _default_max_length(self, query: bool) -> int:
+        return int(self.query_max_length if query else self.passage_max_length)
 
     def finish_dense(self, embeddings: Any, to_numpy: bool) -> Any:
         """Truncate to ``truncate_dim``, L2-normalise and convert one batch's dense rows."""

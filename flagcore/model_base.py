@@ -12,6 +12,7 @@ from .engine.engine import DEFAULT_ACCELERATOR_BATCH_TOKENS, DEFAULT_CPU_BATCH_T
 from .engine.padding import Columns, tokenizer_pad_values
 from .flagembedding_workers import FlagEmbeddingWorkerMethods
 from .inputs import check_bool, constructor_arguments, positive_int, reject_unknown, split_call_options
+from .limits import holder_position_limit
 
 if TYPE_CHECKING:
     from .engine.devices import DevicesArg
@@ -140,6 +141,21 @@ class InferenceModel(FlagEmbeddingWorkerMethods, ABC, Generic[WorkT, ResultT]):
     def complete(self, work: WorkT) -> Any:
         """What the public call that prepared ``work`` returns."""
         return self.present(work, self.infer(work))
+
+    @property
+    def position_limit(self) -> int | None:
+        """Tokens the model's learned position table covers (None: no such table, as with rotary positions)."""
+        return holder_position_limit(self)
+
+    def input_limit(self, *, query: bool = False) -> int:
+        """Tokens of one input the model reads by default: its max length (a query's or a passage's for an
+        embedder; a pair's for a reranker), within its position table."""
+        length = self._default_max_length(query)
+        limit = self.position_limit
+        return length if limit is None else min(length, limit)
+
+    def _default_max_length(self, query: bool) -> int:
+        raise NotImplementedError
 
     def fp32_modules(self) -> list[Any]:
         """Modules placed on the device in fp32 whatever the model's precision (a family's small heads)."""

@@ -138,6 +138,9 @@ class AbsReranker(InferenceModel[PairWork, PairScores]):
         return self.complete(self.prepare_pairs(sentence_pairs, batch_size, query_max_length, max_length, normalize,
                                                 **kwargs))
 
+    def _default_max_length(self, query: bool) -> int:
+        return int(self.max_length)
+
     def activate(self, score: float) -> float:
         """One raw score with the model's activation applied (what ``normalize=True`` gives): sigmoid, or the
         activation a sentence-transformers CrossEncoder saved."""

@@ -204,3 +204,12 @@ def test_quantizing_nothing_gives_an_empty_array_of_the_packed_width(embedder):
     assert packed.shape == (0, 1) and packed.dtype == np.uint8
     with pytest.raises(ValueError, match="one embedding does not give"):
         embedder.encode_corpus(["one text"], precision="int8")
+
+
+def test_side_texts_are_what_the_tokenizer_gets():
+    model = FakeEmbedder("fake-model", devices="cpu", query_instruction_for_retrieval="Q: ",
+                         passage_instruction_for_retrieval="P: ", passage_instruction_format="{}<{}>")
+    assert model.side_texts(["a", "b"], query=True) == ["Q: a", "Q: b"]
+    assert model.side_texts(["a"], query=False) == ["P: <a>"]
+    work = model.prepare_corpus(["a"])
+    assert work.columns["input_ids"][0] == model.tokenizer(["P: <a>"])["input_ids"][0]

@@ -13,6 +13,7 @@ event loop, so ``/health`` answers while a run is in progress.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections import deque
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 class QueueFull(Exception):
     """The model's queue holds ``max_queue`` inputs already."""
+
+
+class Stopped(RuntimeError):
+    """The batcher was stopped (the server is shutting down): it takes no more work."""
 
 
 @dataclass(eq=False)
@@ -95,19 +100,41 @@ class DynamicBatcher:
             if arrival is not None:
                 arrival.leave()
             if self._stopped:
-                raise RuntimeError("the server is shutting down")
+                raise Stopped("the server is shutting down")
             if self._queued_rows + rows > self.max_queue and self._queued_rows:
                 raise QueueFull(f"the queue of model {self.name!r} is full ({self._queued_rows} inputs waiting, "
                                 f"limit {self.max_queue}); retry later")
             self._jobs.append(job)
             self._queued_rows += rows
             self._cond.notify()
+        job.future.add_done_callback(functools.partial(self._withdraw, job))
         return job.future
 
+    def _withdraw(self, job: Job, future: asyncio.Future) -> None:
+        """A job whose future was cancelled (its client went away, or it timed out) leaves the queue at once, so it
+        never runs and the queue's count drops now, not when the worker next looks; one already in a run goes on."""
+        if not future.cancelled():
+            return
+        with self._cond:
+            try:
+                self._jobs.remove(job)
+            except ValueError:  # taken by a run, or dropped by _take, already
+                return
+            self._queued_rows -= job.rows
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker takes work (not stopped, its thread running)."""
+        return not self._stopped and self._thread.is_alive()
+
     def stop(self) -> None:
+        """Stop the worker after its current run; the requests still queued get :class:`Stopped`."""
         with self._cond:
             self._stopped = True
+            left, self._jobs, self._queued_rows = list(self._jobs), deque(), 0
             self._cond.notify_all()
+        for job in left:
+            self._deliver(job, None, Stopped("the server is shutting down"))
         self._thread.join(timeout=30)
 
     # -- the worker thread ------------------------------------------------------------------------------

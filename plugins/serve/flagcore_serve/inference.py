@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from flagcore.family import Work
 
-from .batching import DynamicBatcher, QueueFull
+from .batching import DynamicBatcher, QueueFull, Stopped
 from .errors import APIError
 from .metrics import Metrics
 from .models import RunKey, ServedModel
@@ -35,7 +35,9 @@ def _queue_size(batcher: DynamicBatcher) -> Callable[[], float]:
 
 
 async def infer(item: ServedModel, key: RunKey, inputs: Any, timeout: float) -> tuple[Any, int]:
-    """Prepare ``inputs`` (on the model's tokenizer thread), queue, wait for the merged run; (outputs, tokens)."""
+    """Prepare ``inputs`` (on the model's tokenizer thread), queue, wait for the merged run; (outputs, tokens).
+    Cancelling the caller (its client disconnected, see :class:`~flagcore_serve.handlers.Admission`) cancels the
+    queued job's future, which takes it out of the queue: its rows never run unless their run has started."""
     future, tokens = await _submit(item, key, inputs)
     try:
         return await asyncio.wait_for(future, timeout), tokens
@@ -44,6 +46,8 @@ async def infer(item: ServedModel, key: RunKey, inputs: Any, timeout: float) -> 
                             "the request is too large") from None
     except APIError:
         raise
+    except Stopped as exc:  # stopped while this request waited in its queue
+        raise APIError(503, f"{exc}: retry on another replica", code="shutting_down") from None
     except Exception as exc:
         raise APIError(500, f"inference failed: {type(exc).__name__}: {exc}") from None
 
@@ -62,3 +66,5 @@ async def _submit(item: ServedModel, key: RunKey, inputs: Any) -> tuple[asyncio.
             return batcher.submit(key, work, arrival), work.tokens
         except QueueFull as exc:
             raise APIError(429, str(exc), code="queue_full") from None
+        except Stopped as exc:
+            raise APIError(503, f"{exc}: retry on another replica", code="shutting_down") from None

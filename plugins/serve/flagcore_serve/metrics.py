@@ -8,9 +8,12 @@ from typing import Any, Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 ENDPOINTS = frozenset({"/v1/embeddings", "/v1/embeddings/sparse", "/v1/embeddings/colbert", "/v1/rerank", "/rerank",
-                       "/v1/models", "/health", "/metrics"})
+                       "/v1/models", "/health", "/metrics", "/v2/embed", "/v2/rerank", "/", "/embed", "/embed_sparse",
+                       "/embed_all", "/similarity", "/tokenize", "/decode", "/info", "/invocations"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+#: the status label of a request that got no answer (its client disconnected first)
+CLIENT_GONE = "499"
 TOKEN_BUCKETS = (16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 
 
@@ -60,7 +63,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
-        status = 500
+        status: int | None = None
         start = time.perf_counter()
 
         async def send_status(message: Any) -> None:
@@ -71,6 +74,11 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_status)
+        except Exception:
+            status = status or 500  # answered by the outermost error handler
+            raise
         finally:
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            # no answer at all: the client went away first (nginx's 499), or the server stopped at once
+            label = str(status) if status is not None else CLIENT_GONE
+            self.metrics.requests.labels(endpoint, label).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)

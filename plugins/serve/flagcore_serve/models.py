@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from flagcore import model_kind
-from flagcore.family import DENSE, MULTI_VECTOR, SPARSE, Work
+from flagcore.family import DENSE, MULTI_VECTOR, SPARSE, TOKEN_EMBEDDINGS, Work
 
 from .batching import DynamicBatcher
 from .settings import ServeSettings
 
 ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 #: the server's names for an embedder's outputs (its routes and ``/v1/models``), and flagcore's name of each
-SERVED_OUTPUTS = {"dense": DENSE, "sparse": SPARSE, "colbert": MULTI_VECTOR}
+SERVED_OUTPUTS = {"dense": DENSE, "sparse": SPARSE, "colbert": MULTI_VECTOR, "token_embeddings": TOKEN_EMBEDDINGS}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Reading a request: its bearer token, and its JSON body within the size limit (read, checked and authorized once
-per request)."""
+per request); a request refused when it arrived (:class:`~flagcore_serve.handlers.Admission`) gets that error
+instead."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from .errors import APIError
+from .handlers import REFUSAL
 from .state import settings_of
 from .validation import parse_body
 
 
 def authorize(request: Request) -> None:
-    """Refuse the request (401) unless it carries the server's API key, when the server has one."""
+    """Refuse the request if it was refused when it arrived (503 while the server drains, 429 when it is full), or
+    (401) unless it carries the server's API key, when the server has one."""
+    refused: APIError | None = request.scope.get(REFUSAL)
+    if refused is not None:
+        raise refused
     api_key = settings_of(request).api_key
     if not api_key:
         return

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..models import ServedModel
 from ..reading import authorize
 from ..responses import json_response
-from ..state import metrics_of, models_of
+from ..state import lifecycle_of, metrics_of, models_of
 
 router = APIRouter()
 
@@ -43,9 +43,20 @@ def _dimensions(item: ServedModel) -> int | None:
 
 @router.get("/health")
 async def health(request: Request) -> Response:
+    """The readiness probe: 200 ``ok``; 503 ``draining`` once a drain began (SIGTERM), ``stopped`` when a model's
+    batcher takes no more work. The port opens only once every model is loaded and warmed up, so no answer comes
+    before that."""
     models = models_of(request)
-    return json_response({"status": "ok", "models": [item.name for item in models],
-                          "queued": {item.name: item.batcher.queued_rows if item.batcher else 0 for item in models}})
+    lifecycle = lifecycle_of(request)
+    stopped = [item.name for item in models if item.batcher is None or not item.batcher.alive]
+    status = "draining" if lifecycle.draining else "stopped" if stopped else "ok"
+    body: dict[str, Any] = {
+        "status": status, "models": [item.name for item in models],
+        "queued": {item.name: item.batcher.queued_rows if item.batcher else 0 for item in models},
+        "in_flight": lifecycle.in_flight}
+    if stopped:
+        body["stopped"] = stopped
+    return json_response(body, 200 if status == "ok" else 503)
 
 
 @router.get("/metrics")

@@ -1,4 +1,5 @@
-"""Cohere's rerank: ``POST /v1/rerank`` and ``POST /rerank``."""
+"""Cohere's rerank: ``POST /v1/rerank`` and ``POST /rerank``; a ``/rerank`` body with ``texts`` is TEI's rerank
+(:mod:`.tei`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..reading import JSONBody
 from ..responses import json_response, usage
 from ..state import settings_of
 from ..validation import boolean, documents, positive_int, text
+from .tei import rerank_texts
 
 router = APIRouter()
 
@@ -22,6 +24,8 @@ router = APIRouter()
 @router.post("/v1/rerank")
 @router.post("/rerank")
 async def rerank(request: Request, body: JSONBody) -> Response:
+    if request.url.path == "/rerank" and "texts" in body:  # TEI's body: {"query", "texts"}; Cohere's has documents
+        return await rerank_texts(request, body)
     item = pick(request, body, request.url.path, is_reranker, "reranking (a reranker model)")
     settings = settings_of(request)
     query = text(body.get("query"), "query", settings)
