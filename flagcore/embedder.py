@@ -417,7 +417,9 @@ class AbsEmbedder(InferenceModel[EmbedWork, Embeddings]):
             merged = Embeddings.joined(ran.batches, ran.order)
         if merged.dense is not None and quantized:
             merged.dense = quantize_embeddings(merged.dense, work.precision, work.ranges)
-        if not work.to_numpy and merged.dense is not None and not hasattr(merged.dense, "device"):
+        import numpy as np
+
+        if not work.to_numpy and isinstance(merged.dense, np.ndarray):
             import torch  # numpy rows (from worker processes, or quantized) for a caller that asked for tensors
 
             merged.dense = torch.from_numpy(merged.dense).to(self.device)

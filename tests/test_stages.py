@@ -213,3 +213,11 @@ def test_side_texts_are_what_the_tokenizer_gets():
     assert model.side_texts(["a"], query=False) == ["P: <a>"]
     work = model.prepare_corpus(["a"])
     assert work.columns["input_ids"][0] == model.tokenizer(["P: <a>"])["input_ids"][0]
+
+
+def test_quantized_rows_come_back_as_tensors_when_tensors_are_asked_for(embedder):
+    import torch
+
+    quantized = embedder.encode_corpus(TEXTS, precision="uint8", convert_to_numpy=False)
+    assert isinstance(quantized, torch.Tensor) and quantized.dtype == torch.uint8
+    np.testing.assert_array_equal(quantized.numpy(), embedder.encode_corpus(TEXTS, precision="uint8"))
