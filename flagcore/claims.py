@@ -36,7 +36,9 @@ class Claim:
 
     ``defaults`` are the constructor arguments the claim implies (pooling method,
     query instruction format, ...); the caller's explicit arguments override them.
-    ``plugin`` is filled in by the resolver.
+    ``plugin`` and ``dropped`` are filled in by the resolver: ``dropped`` says why a claim was set aside (it names
+    a model class another plugin registered: it is not scored and its defaults are never applied); it is empty for
+    a claim that counts.
     """
 
     model_class: str
@@ -44,6 +46,7 @@ class Claim:
     reason: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     plugin: str | None = None
+    dropped: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.model_class, str) or not self.model_class:
@@ -52,6 +55,8 @@ class Claim:
             raise ValueError(f"Claim.score must be a number in [0, {int(MAX_SCORE)}), got {self.score!r}")
         if not isinstance(self.reason, str) or not self.reason.strip():
             raise ValueError("Claim.reason must be a non-empty one-line string")
+        if not isinstance(self.dropped, str):
+            raise ValueError(f"Claim.dropped must be a string, got {self.dropped!r}")
         if isinstance(self.score, IntEnum):
             object.__setattr__(self, "score", int(self.score))
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
@@ -62,4 +67,10 @@ class Claim:
         return band.name.lower() if band is not None else "weak"
 
     def with_plugin(self, plugin: str) -> Claim:
+        """The claim as the resolver records it: from ``plugin``, and not (yet) set aside."""
         return Claim(self.model_class, self.score, self.reason, self.defaults, plugin)
+
+    def set_aside(self, why: str) -> Claim:
+        """The claim dropped by the resolver for ``why``; its reason says so first, for ``flagcore explain``."""
+        return Claim(self.model_class, self.score, f"DROPPED, not scored: {why}. Its reason: {self.reason}",
+                     self.defaults, self.plugin, why)

@@ -30,6 +30,8 @@ class PoolingMethod(Enum):
     LAST_TOKEN = "last_token"
 
 
+#: FlagEmbedding's pooling methods (the values of :class:`PoolingMethod`). ``pool()`` computes these and more:
+#: every mode it accepts is ``flagcore.family.ALL_POOLING_MODES``.
 POOLING_METHODS: tuple[str, ...] = tuple(method.value for method in PoolingMethod)
 
 

@@ -20,11 +20,14 @@ class PluginNotInstalledError(ModelResolutionError):
 
 
 class UnknownModelClassError(ModelResolutionError):
-    """``model_class=`` names an id that no installed plugin registered."""
+    """``model_class=`` names an id that no installed plugin registered. When a plugin failed to load, the message
+    names it and why (the one that would own the id, if known; else every one that failed)."""
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to import or raised inside a hook; it was skipped."""
+    """A plugin failed to import, raised inside a hook (its answer is ignored; after ``SystemExit`` or another
+    ``BaseException`` it is disabled), was slow to import, or its distribution's metadata is incomplete (defaults
+    are used) or unreadable (it is skipped). The message names the plugin and its distribution."""
 
 
 class PluginContractError(ValueError):

@@ -16,7 +16,10 @@ internal and may change. Nothing here imports torch or transformers until a func
 - Loading Hugging Face checkpoints with an explicit dtype: :func:`load_pretrained` (tokenizer and model in one call),
   :func:`check_local_model`, :func:`local_model_folder`, :func:`load_tokenizer`, :func:`load_config`,
   :func:`load_transformer`, :func:`refused_pickle_message` (for a family reading pickled weights itself).
-- Pooling and pairs: :func:`pool`, :func:`check_pooling`, :data:`POOLING_METHODS`, :class:`PairTemplate`.
+- Pooling and pairs: :func:`pool` (computes every mode of :data:`ALL_POOLING_MODES`: FlagEmbedding's
+  :data:`POOLING_METHODS` ``cls``, ``mean``, ``last_token``, the values of :class:`PoolingMethod`, then
+  sentence-transformers' ``max``, ``weightedmean``, ``mean_sqrt_len_tokens``), :func:`check_pooling`,
+  :class:`PairTemplate`.
 - sentence-transformers files: the core applies them to every embedder that implements ``token_embeddings``; a
   claim hook describes them with :func:`sentence_transformers_reason`; :class:`SentenceTransformersFormatError` is
   what a file flagcore cannot honour raises.
@@ -71,13 +74,14 @@ from .outputs import (
     Work,
 )
 from .pairs import PairTemplate
-from .pooling import check_pooling, pool
+from .pooling import ALL_POOLING_MODES, check_pooling, pool
 from .probe import M3_HEADS, ModelProbe, head_files
 from .reranker import AbsReranker
 from .st.description import SentenceTransformersFormatError
 from .st.description import claim_reason as sentence_transformers_reason
 
 __all__ = [
+    "ALL_POOLING_MODES",
     "DENSE",
     "KINDS",
     "MULTI_VECTOR",

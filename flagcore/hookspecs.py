@@ -10,7 +10,8 @@ on its own, never as a pluggy chain, so:
   registration (:class:`~flagcore.errors.PluginContractError`), as are hooks with names not declared here.
 - **Exceptions are isolated**: an implementation that raises is reported as a
   :class:`~flagcore.errors.PluginWarning` naming the plugin and its distribution, its answer is ignored and the
-  other plugins carry on. A ``register_model_classes`` that raises registers nothing at all.
+  other plugins carry on. A ``register_model_classes`` that raises registers nothing at all. A ``SystemExit`` (or any
+  other ``BaseException`` but ``KeyboardInterrupt``), at import or in a hook, disables the plugin, with a warning.
 - **Arguments** are passed by name; an implementation may declare only the ones it uses.
 """
 
@@ -60,7 +61,8 @@ def claim_embedder(probe: ModelProbe) -> Claim | Iterable[Claim] | None:
         ``has_m3_heads()``, ``read_json(path)`` and ``sentence_transformers_pooling``. A hub id found in the local
         Hugging Face cache is probed like a directory.
     :return: ``None`` (no claim), a :class:`~flagcore.Claim` or several. A claim names a *registered* embedder id
-        (claims for unregistered ids are dropped with a warning), a score in ``[0, 400)`` in the bands of
+        (claims for unregistered ids are dropped with a warning, and so are claims for an id another plugin
+        registered: a plugin claims only its own ids), a score in ``[0, 400)`` in the bands of
         :class:`~flagcore.Evidence` (``NAME`` 300-399: the name is known; ``ARCHITECTURE`` 200-299: config.json
         and files; ``FALLBACK`` 100-199: a guess), a one-line reason shown by ``flagcore explain``, and the
         constructor defaults the claim implies (the caller's explicit arguments override them; a claim's

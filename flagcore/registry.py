@@ -31,7 +31,7 @@ class ModelClassEntry:
             module_name, _, attr = self.target.partition(":")
             try:
                 cls = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError) as exc:
+            except (ImportError, AttributeError, SystemExit) as exc:  # a module calling sys.exit() ends no program
                 raise ModelClassImportError(
                     f"plugin {self.plugin!r} ({self.source}) registered {self.kind} {self.model_class!r} as "
                     f"{self.target!r}, which cannot be imported: {type(exc).__name__}: {exc}. Reinstall that "
@@ -53,6 +53,8 @@ class ModelClassEntry:
 @dataclass
 class ModelClassRegistry:
     entries: dict[tuple[Kind, str], ModelClassEntry] = field(default_factory=dict)
+    #: registrations refused because another plugin owns the id: (the refused entry, the owner's entry)
+    refused: list[tuple[ModelClassEntry, ModelClassEntry]] = field(default_factory=list)
 
     def get(self, kind: Kind, model_class: str) -> ModelClassEntry | None:
         return self.entries.get((kind, model_class))
@@ -80,6 +82,7 @@ class ModelClassRegistry:
                 PluginWarning,
                 stacklevel=2,
             )
+            self.refused.append((entry, existing))
             return
         self.entries[key] = entry
 

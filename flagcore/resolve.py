@@ -7,6 +7,9 @@ The rule (``docs/resolution.md``), strongest first:
 3. A name in FlagEmbedding's table goes to the class the table names (with that class's own claim, for its
    defaults), whatever other plugins claim; a missing family is an install hint, never a weaker class.
 4. Otherwise the highest score; a tie between different classes is an error.
+
+Claims stay in their lane: a plugin's claim for a class another plugin registered is dropped (listed, with why, but
+never scored and its defaults never applied), with a ``PluginWarning`` naming the plugin, the class and its owner.
 """
 
 from __future__ import annotations
@@ -89,9 +92,10 @@ def _as_claims(result: Any) -> list[Claim]:
 
 def collect_claims(probe: ModelProbe, kind: Kind, host: PluginHost | None = None) -> list[Claim]:
     """Every plugin's claims on ``probe``, best score first; equal scores keep the plugins' precedence order.
-    Claims for classes no plugin registered are dropped with a warning."""
+
+    Claims for classes no plugin registered are ignored with a warning. A claim for a class another plugin
+    registered stays in the list, set aside (``Claim.dropped`` says why; see :func:`_in_lane`)."""
     host = host or default_host
-    registry = host.registry
     claims: list[Claim] = []
     for plugin, result in host.call_each(f"claim_{kind}", probe=probe):
         try:
@@ -100,13 +104,38 @@ def collect_claims(probe: ModelProbe, kind: Kind, host: PluginHost | None = None
             _warn(f"flagcore plugin {plugin!r}: {exc}; ignoring its answer")
             continue
         for claim in answered:
-            if registry.get(kind, claim.model_class) is None:
-                _warn(f"flagcore plugin {plugin!r} claimed {probe.name!r} for {kind} class "
-                      f"{claim.model_class!r}, which no plugin registered; ignoring the claim")
-                continue
-            claims.append(claim.with_plugin(plugin))
+            kept = _in_lane(claim.with_plugin(plugin), probe, kind, host)
+            if kept is not None:
+                claims.append(kept)
     claims.sort(key=lambda c: -c.score)  # stable
     return claims
+
+
+def _in_lane(claim: Claim, probe: ModelProbe, kind: Kind, host: PluginHost) -> Claim | None:
+    """The claim as it counts: None for a class nobody registered; set aside, with a ``PluginWarning`` naming the
+    plugin, the class and its owner, for a class another plugin registered (a registration of that id the registry
+    refused included): a plugin's claims, and the defaults they carry, count only for the classes it registered."""
+    entry = host.registry.get(kind, claim.model_class)
+    if entry is None:
+        _warn(f"flagcore plugin {claim.plugin!r} claimed {probe.name!r} for {kind} class "
+              f"{claim.model_class!r}, which no plugin registered; ignoring the claim")
+        return None
+    if entry.plugin == claim.plugin:
+        return claim
+    rule = "a plugin's claims count only for the classes it registered itself"
+    defaults = f"; its defaults {dict(claim.defaults)} are not applied" if claim.defaults else ""
+    _warn(f"flagcore plugin {claim.plugin!r} ({host.source(str(claim.plugin))}) claimed {probe.name!r} for {kind} "
+          f"class {claim.model_class!r}, which belongs to {entry.plugin!r} ({entry.source}): the claim is dropped, "
+          f"not scored{defaults}. {rule.capitalize()}, as {claim.plugin!r}'s registration is refused for an id "
+          f"another plugin registered first. Register a class under an id of your own (it may reuse the same "
+          f"implementation), or pass model_class={claim.model_class!r} with the arguments you want.")
+    return claim.set_aside(f"{kind} class {claim.model_class!r} belongs to plugin {entry.plugin!r} "
+                           f"({entry.source}), not to {claim.plugin!r}; {rule}")
+
+
+def _counted(claims: Iterable[Claim]) -> list[Claim]:
+    """The claims that take part in the choice: all but those set aside."""
+    return [c for c in claims if not c.dropped]
 
 
 def preferred_plugins(prefer_plugin: str | Iterable[str] | None, host: PluginHost) -> tuple[str, ...]:
@@ -148,14 +177,15 @@ def resolve(
     if model_class is not None:
         return _resolve_explicit(probe, kind, model_class_id(model_class), claims, host)
     preferred = preferred_plugins(prefer_plugin, host)
-    mine = [c for c in claims if c.plugin in preferred]
+    mine = [c for c in _counted(claims) if c.plugin in preferred]
     if mine:
         return _best(probe, kind, mine, claims, host, "preferred plugin")
     known = known_model(probe.name, kind)
     if known is not None:
         return _resolve_known_name(probe, kind, known, claims, host)
-    if not claims:
-        notes = unserved_pooling_note(probe, host.registry.pooling_methods()) + relative_path_note(probe)
+    if not _counted(claims):
+        notes = (unserved_pooling_note(probe, host.registry.pooling_methods()) + relative_path_note(probe)
+                 + "".join(f" Plugin {c.plugin!r}'s claim was dropped: {c.dropped}." for c in claims))
         raise UnknownModelError(
             f"No installed flagcore plugin claims {probe.reference!r} as {'an' if kind == 'embedder' else 'a'} "
             f"{kind}. Looked at: {probe.describe()}.{notes} "
@@ -163,7 +193,7 @@ def resolve(
             f"model_class= (one of {host.registry.ids(kind) or 'the ids of an installed family'}); "
             f"'flagcore explain {probe.reference}' shows every plugin's answer."
         )
-    return _best(probe, kind, claims, claims, host, "score")
+    return _best(probe, kind, _counted(claims), claims, host, "score")
 
 
 def model_kind(model_name_or_path: str | os.PathLike[str] | ModelProbe, model_class: str | Enum | None = None,
@@ -194,11 +224,11 @@ def _best(probe: ModelProbe, kind: Kind, candidates: list[Claim], claims: list[C
 
 def _resolve_known_name(probe: ModelProbe, kind: Kind, known: KnownModel, claims: list[Claim],
                         host: PluginHost) -> Resolution:
-    """A FlagEmbedding name goes to its class: the claim of the plugin that owns the id, else any claim for it,
-    else the table itself (no defaults)."""
+    """A FlagEmbedding name goes to its class: the claim of the plugin that owns the id (the only plugin whose claims
+    for it count), else the table itself (no defaults)."""
     entry = host.registry.get(kind, known.model_class)
     if entry is None:
-        others = [c for c in claims if c.model_class != known.model_class]
+        others = [c for c in _counted(claims) if c.model_class != known.model_class]
         elsewhere = (
             f" Plugin {others[0].plugin!r} claims it as {others[0].model_class!r} ({others[0].reason}); to use "
             f"that instead pass prefer_plugin={others[0].plugin!r} or model_class={others[0].model_class!r}."
@@ -216,7 +246,7 @@ def _resolve_known_name(probe: ModelProbe, kind: Kind, known: KnownModel, claims
             f"{probe.name!r} is a FlagEmbedding {kind} of class {known.model_class!r}, served by the flagcore "
             f"'{known.extra}' family, which is not installed. Install it with: {known.install_hint}.{elsewhere}"
         )
-    same = [c for c in claims if c.model_class == known.model_class]
+    same = [c for c in _counted(claims) if c.model_class == known.model_class]
     claim = next((c for c in same if c.plugin == entry.plugin), same[0] if same else None)
     if claim is None:
         claim = Claim(known.model_class, Evidence.NAME, f"'{probe.name}' is in FlagEmbedding's {kind} table",
@@ -228,7 +258,7 @@ def _resolve_explicit(probe: ModelProbe, kind: Kind, wanted: str, claims: list[C
     entry = host.registry.get(kind, wanted)
     if entry is None:
         extra = extra_for_model_class(kind, wanted)
-        if extra is not None:
+        if extra is not None and host.failed_owner(kind, wanted) is None:  # installed but broken: said below
             raise PluginNotInstalledError(
                 f"model_class={wanted!r} is served by the flagcore '{extra}' family, which is not installed. "
                 f"Install it with: {install_hint(extra)}"
@@ -236,11 +266,12 @@ def _resolve_explicit(probe: ModelProbe, kind: Kind, wanted: str, claims: list[C
         ids = host.registry.ids(kind)
         close = difflib.get_close_matches(wanted.replace("_", "-"), ids, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownModelClassError(
-            f"model_class={wanted!r} is not a registered {kind} class.{hint} Registered: {ids or 'none'}."
+        raise UnknownModelClassError(  # the note names the plugins that failed to load, and why
+            f"model_class={wanted!r} is not a registered {kind} class.{host.failure_note(kind, wanted)}{hint} "
+            f"Registered: {ids or 'none'}."
         )
-    # The claim for the same class (the owner's first) still supplies its defaults; other classes' claims do not.
-    same = [c for c in claims if c.model_class == wanted]
+    # The owner's claim for the same class still supplies its defaults; other claims (set aside ones too) do not.
+    same = [c for c in _counted(claims) if c.model_class == wanted]
     claim = next((c for c in same if c.plugin == entry.plugin), same[0] if same else None)
     return Resolution(kind, probe, entry, claim, tuple(claims), "model_class")
 
@@ -257,5 +288,6 @@ def explain(
     kind: Kind = "embedder",
     host: PluginHost | None = None,
 ) -> list[Claim]:
-    """Every plugin's claim on the model (model class id, score, reason, defaults), best first."""
+    """Every plugin's claim on the model (model class id, score, reason, defaults), best first. A claim set aside
+    for naming another plugin's class is listed too: ``dropped`` (and the start of its reason) says why."""
     return collect_claims(ModelProbe.from_reference(model_name_or_path), _check_kind(kind), host)

@@ -21,7 +21,7 @@ from .model_commands import cmd_bench, cmd_encode, cmd_rerank, embedder_options
 __all__ = ["COMMANDS_GROUP", "OPTIONS_GROUP", "build_parser", "embedder_options", "main"]
 
 EXAMPLES = {
-    "plugins": "example:\n  flagcore plugins",
+    "plugins": "examples:\n  flagcore plugins\n  flagcore plugins --check   # exit status 1 when a plugin is disabled",
     "env": "examples:\n  flagcore env\n  flagcore env --json",
     "explain": "examples:\n  flagcore explain BAAI/bge-m3\n  flagcore explain ./my-finetune --kind reranker",
     "models": "examples:\n  flagcore models\n  flagcore models --kind reranker",
@@ -81,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _no_arguments(p: argparse.ArgumentParser) -> None:
-    """``plugins`` takes none."""
+def _plugins_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true",
+                   help="a doctor view: every plugin found in the flagcore entry-point group, loaded or not, with its "
+                        "version, state (loaded, disabled and why, not selected), import time, classes and warnings; "
+                        "exit status 1 when a plugin is disabled")
 
 
 def _env_arguments(p: argparse.ArgumentParser) -> None:
@@ -138,7 +141,7 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
 Handler = Callable[[argparse.Namespace], int]
 #: the core's commands, in the order of ``flagcore --help``: name, handler, what adds its arguments
 CORE_COMMANDS: tuple[tuple[str, Handler, Callable[[argparse.ArgumentParser], None]], ...] = (
-    ("plugins", cmd_plugins, _no_arguments),
+    ("plugins", cmd_plugins, _plugins_arguments),
     ("env", cmd_env, _env_arguments),
     ("explain", cmd_explain, _explain_arguments),
     ("models", cmd_models, _models_arguments),
@@ -149,9 +152,13 @@ CORE_COMMANDS: tuple[tuple[str, Handler, Callable[[argparse.ArgumentParser], Non
 
 
 def _entry_points(group: str) -> list[Any]:
-    import importlib_metadata
+    """The group's entry points, sorted; a distribution whose entry points cannot be read is skipped with a warning."""
+    from ..plugins import installed_entry_points
 
-    return sorted(importlib_metadata.entry_points(group=group), key=lambda ep: (ep.name, ep.value))
+    found, problems = installed_entry_points(group)
+    for problem in problems:
+        warnings.warn(f"flagcore: {problem}", RuntimeWarning, stacklevel=3)
+    return sorted(found, key=lambda ep: (ep.name, ep.value))
 
 
 def _warn_broken(what: str, ep: Any, exc: Exception) -> None:
@@ -254,6 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the command line shows every failure the same way
         if args.debug:
             raise
+        from .resume import OutputFull
+
+        if isinstance(exc, OutputFull):  # it says how far the run got and what to do; no type, nothing to debug
+            print(f"flagcore: error: {exc}", file=sys.stderr)
+            return 1
         text = " ".join(str(exc).split("\n")[0].split()) if str(exc).strip() else ""
         print(f"flagcore: error: {type(exc).__name__}: {text} (--debug shows the traceback)", file=sys.stderr)
         return 1

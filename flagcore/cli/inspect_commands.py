@@ -8,16 +8,21 @@ import json
 
 from ..errors import ModelResolutionError
 from ..known_models import KNOWN_MODELS, known_model
-from ..plugins import host, list_plugins
+from ..plugins import DISABLED, PluginStatus, check_plugins, host, list_plugins
 from ..probe import ModelProbe
 from ..resolve import explain, resolve
 from .tables import table
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if getattr(args, "check", False):
+        return _check_plugins()
     infos = list_plugins()
+    trouble = _trouble(check_plugins())
     if not infos:
         print("No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'.")
+        if trouble:
+            print("\n".join(trouble))
         return 0
     rows = [
         (i.name, i.distribution, i.version or "-", ", ".join(i.embedders) or "-", ", ".join(i.rerankers) or "-",
@@ -30,7 +35,50 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print(table(("kind", "model class", "plugin", "pooling", "description"),
                 [(e.kind, e.model_class, e.plugin, ", ".join(e.pooling_methods) or "-", e.description or "-")
                  for e in entries]))
+    if trouble:
+        print()
+        print("\n".join(trouble))
     return 0
+
+
+def _trouble(statuses: list[PluginStatus]) -> list[str]:
+    """Lines naming the plugins that are disabled or slow to import, for ``flagcore plugins``; none when all is well."""
+    lines = [f"disabled: {s.name} ({s.source}) {s.reason}" for s in statuses if s.state == DISABLED]
+    lines += [f"slow to import: {s.name} ({s.source}) took {s.import_seconds:.1f} s" for s in statuses if s.slow]
+    if lines:
+        lines.append("'flagcore plugins --check' shows every plugin's state.")
+    return lines
+
+
+def _classes(status: PluginStatus) -> str:
+    classes = ", ".join(f"{kind} {model_class}" for kind, model_class in status.model_classes) or "-"
+    return classes if status.state != DISABLED or classes == "-" else f"(would register) {classes}"
+
+
+def _check_plugins() -> int:
+    """The doctor view: every plugin found, loaded or not, then why each disabled one is, and every warning. Exit
+    status 1 when a plugin is disabled."""
+    statuses = check_plugins()
+    if not statuses:
+        print("No flagcore plugin is installed: no distribution has an entry point in the 'flagcore' group. "
+              "Install a family, e.g. pip install 'flagcore[bge]'.")
+    else:
+        rows = [(s.name, s.source.distribution, s.source.version or "-", s.state + (" (slow import)" if s.slow else ""),
+                 "-" if s.import_seconds is None else f"{s.import_seconds:.2f} s", _classes(s)) for s in statuses]
+        print(table(("plugin", "distribution", "version", "state", "import", "classes"), rows))
+    for s in statuses:
+        lines = ([f"  disabled: {s.reason}"] if s.state == DISABLED else []) + [f"  warning: {w}" for w in s.warnings]
+        if lines:
+            print(f"\n{s.name} ({s.source}):")
+            print("\n".join(lines))
+    problems = host.problems()
+    if problems:
+        print("\nwarnings:")
+        print("\n".join(f"  {p}" for p in problems))
+    disabled = [s.name for s in statuses if s.state == DISABLED]
+    print(f"\n{len(disabled)} plugin(s) disabled: {', '.join(disabled)}" if disabled
+          else "\nNo plugin is disabled.")
+    return 1 if disabled else 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

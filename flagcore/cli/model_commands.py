@@ -45,8 +45,8 @@ RESUME_SETTINGS = ("model", "model_class", "queries", "instruction", "pooling_me
 
 def cmd_encode(args: argparse.Namespace) -> int:
     """Embed the input chunk by chunk into the output (memory bounded by ``--chunk-size``, not the corpus). A file
-    output records its progress in ``OUT.progress.json``: the same command run again after a crash continues after
-    the last complete chunk."""
+    output records its progress in ``OUT.progress.json``: the same command run again after a crash or a full disk
+    continues after the last complete chunk; a progress file of another run is refused before the model loads."""
     import tempfile
 
     from ..auto import FlagAutoModel
@@ -58,12 +58,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as spool_dir:
         source = Source(_input_path(args.input, out_format, spool_dir), getattr(args, "column", None) or "text")
         total = source.count()
-        model = FlagAutoModel.from_finetuned(args.model, **embedder_options(args))
+        # before the model loads: a progress file of another run is refused, the output checked against it
         progress = _progress(args, source, chunk_size, out_format)
-        first = progress.rows_done if progress else 0
         sink = _open_sink(args.output, out_format, int(total or 0), progress)
+        model = FlagAutoModel.from_finetuned(args.model, **embedder_options(args))
+        first = progress.rows_done if progress else 0
         done = _encode_chunks(model, args.queries, source, sink, progress, first, total, chunk_size)
-        _finish(sink, progress, model.embedding_dim)
+        try:
+            _finish(sink, progress, model.embedding_dim)
+        except OSError as exc:
+            _raise_if_no_room(exc, sink, done, total, progress)
+            raise
     if out_format == "npy":
         print(f"wrote {done} x {model.embedding_dim} embeddings to {args.output}", file=sys.stderr)
     return 0
@@ -104,12 +109,22 @@ def _open_sink(output: str, out_format: str, total: int, progress: Progress | No
     """The writer of ``output``, positioned after the rows a resumed run already wrote."""
     from .stream_io import JsonlSink, NpySink, ParquetSink
 
-    resuming = bool(progress and progress.resuming)
+    rows_done = progress.rows_done if progress and progress.resuming else None
     if out_format == "npy":
-        return NpySink(output, total, resume=resuming)
+        return NpySink(output, total, rows_done)
     if out_format == "parquet":
-        return ParquetSink(output, resume=resuming)
-    return JsonlSink(output, progress.sink_state if progress else None)
+        return ParquetSink(output, rows_done)
+    return JsonlSink(output, progress.sink_state if progress else None, rows_done or 0)
+
+
+def _raise_if_no_room(exc: OSError, sink: Sink, done: int, total: int | None, progress: Progress | None) -> None:
+    """The one-line error of an output that found no room (full disk, file-size limit), saying how far the run got
+    (the rows its progress file records); nothing for other errors (the caller re-raises them)."""
+    from .resume import out_of_room
+
+    error = out_of_room(exc, sink.path, progress.rows_done if progress else done, total, progress is not None)
+    if error is not None:
+        raise error from exc
 
 
 def _encode_chunks(model: Any, queries: bool, source: Source, sink: Sink, progress: Progress | None, first: int,
@@ -139,18 +154,21 @@ def _encode_chunks(model: Any, queries: bool, source: Source, sink: Sink, progre
     try:
         for output in stream_stages(prepare, model.infer, feed(), chunk_size=chunk_size):
             texts = pending.popleft()
-            sink.write(done, texts, output.dense)
+            sink.write(done, texts, output.dense)  # durable when it returns; a failed write leaves no partial rows
             done += len(texts)
             if progress:
                 progress.save(done, sink.state())
             bar.update(len(texts))
+    except OSError as exc:
+        _raise_if_no_room(exc, sink, done, total, progress)
+        raise
     finally:
         bar.close()
     return done
 
 
 def _finish(sink: Sink, progress: Progress | None, width: int) -> None:
-    """Make the output complete and drop its resume state."""
+    """Make the output complete and drop its resume state (then the parts only a resume needed)."""
     from .stream_io import NpySink
 
     if isinstance(sink, NpySink):
@@ -159,6 +177,7 @@ def _finish(sink: Sink, progress: Progress | None, width: int) -> None:
         sink.finish()
     if progress:
         progress.done()
+    sink.cleanup()
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:

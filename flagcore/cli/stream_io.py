@@ -1,10 +1,12 @@
 """Where ``flagcore encode`` reads texts and writes embeddings, chunk by chunk: text lines, JSON lines or a Parquet
-column in; ``.npy`` (through a memory map), JSON lines or Parquet out. Parquet needs pyarrow (an optional
-dependency: the error names it)."""
+column in; ``.npy``, JSON lines or Parquet out, each chunk durable (fsync) before the progress file counts it, and a
+failed write leaving the output as it was. Parquet needs pyarrow (an optional dependency: the error names it)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -12,6 +14,8 @@ import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
+
+from .resume import replace_durably, state_path, sync_directory
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -113,8 +117,63 @@ class Source:
 
 
 # -- output ----------------------------------------------------------------------------------------------------
+def _write_at(path: str, position: int, *data: bytes | memoryview, create: bool = False) -> None:
+    """``data`` written at byte ``position`` of ``path`` and made durable (fsync) before this returns. On any error
+    (a full disk: ENOSPC; the file-size limit: EFBIG) the file is cut back to ``position``, so that it holds only
+    what was durable before: no partial rows."""
+    flags = os.O_WRONLY | getattr(os, "O_BINARY", 0) | (os.O_CREAT | os.O_TRUNC if create else 0)
+    fd = os.open(path, flags, 0o666)
+    try:
+        os.lseek(fd, position, os.SEEK_SET)
+        for buffer in data:
+            view = memoryview(buffer).cast("B")
+            while view:
+                view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, position)
+        raise
+    finally:
+        os.close(fd)
+    if create:
+        sync_directory(path)
+
+
+def _fsync_file(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_exists(path: str, rows: int) -> None:
+    if not os.path.isfile(path):
+        progress = state_path(path)
+        raise FileNotFoundError(f"{progress} records {rows:,} rows written to {path}, but {path} is missing; delete "
+                                f"{progress} to start again")
+
+
+def _resume_at(path: str, size: int, rows: int) -> None:
+    """Cut ``path`` back to ``size`` bytes, the end of the ``rows`` rows its progress file records (what a stopped
+    write left after them goes); refused when the file lacks them."""
+    _check_exists(path, rows)
+    progress = state_path(path)
+    have = os.path.getsize(path)
+    if have < size:
+        raise ValueError(f"{path} holds {have:,} bytes, fewer than the {size:,} of the {rows:,} rows {progress} "
+                         f"records (it was changed after the run stopped); delete {path} and {progress} to start "
+                         "again")
+    if have > size:
+        os.truncate(path, size)
+
+
 class Sink:
-    """Writes chunks of rows at known positions; ``state()`` is what a resumed run needs to go on."""
+    """Writes chunks of rows at known positions; ``state()`` is what a resumed run needs to go on. A chunk is durable
+    when ``write`` returns; a ``write`` that fails leaves the output as it was before it."""
+
+    path = "-"
 
     def write(self, start: int, texts: list[str], vectors: Any) -> None:
         raise NotImplementedError
@@ -125,94 +184,145 @@ class Sink:
     def finish(self) -> None:
         """Make the output complete (the last rows durable, parts joined)."""
 
+    def cleanup(self) -> None:
+        """Remove what only a resumed run needed (called once the progress file is gone)."""
+
 
 class NpySink(Sink):
-    """A ``(total, d)`` float32 ``.npy`` written through a memory map of one chunk's rows at a time (a map of the
-    whole file would keep every written page in the process's resident set): resuming reopens it and writes from the
-    first row not done."""
+    """A ``(total, d)`` float32 ``.npy``: the header, then each chunk's rows appended with plain writes (a write that
+    finds the disk full raises OSError, where a store into a memory map would die of SIGBUS). Resuming cuts the file
+    back to the rows its progress file records and appends from there."""
 
-    def __init__(self, path: str, total: int, resume: bool) -> None:
-        self.path, self.total, self.resume = path, total, resume
-        self.offset: int | None = None  # bytes before the first row (the .npy header)
+    def __init__(self, path: str, total: int, rows_done: int | None = None) -> None:
+        """``rows_done``: the rows a resumed run's progress file records (None: a new output)."""
+        self.path, self.total = path, total
+        self.width: int | None = None
+        self.offset = 0  # bytes before the first row (the .npy header)
+        if rows_done is not None:
+            self._reopen(rows_done)
 
-    def _open(self, width: int) -> int:
+    def _reopen(self, rows_done: int) -> None:
         import numpy as np
 
-        if not (self.resume and os.path.exists(self.path)):
-            created = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(self.total, width))
-            del created
+        _check_exists(self.path, rows_done)
         with open(self.path, "rb") as f:
-            major, _ = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read_header(f)
+            try:
+                major, _ = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if major == 1 else
+                               np.lib.format.read_array_header_2_0)
+                shape, fortran_order, dtype = read_header(f)
+            except ValueError as exc:
+                raise ValueError(f"{self.path} is not a .npy file ({exc}): it is not this run's output; delete it "
+                                 f"and {state_path(self.path)} to start again") from exc
             offset = f.tell()
-        if tuple(shape) != (self.total, width) or dtype != np.float32:
-            raise ValueError(f"{self.path} is {tuple(shape)} {dtype}, not ({self.total}, {width}) float32: it is not "
-                             "this run's output; delete it and its .progress.json to start again")
-        return offset
+        if len(shape) != 2 or shape[0] != self.total or dtype != np.float32 or fortran_order:
+            raise ValueError(f"{self.path} is {tuple(shape)} {dtype}, not ({self.total}, d) float32: it is not this "
+                             f"run's output; delete it and {state_path(self.path)} to start again")
+        self.width, self.offset = int(shape[1]), offset
+        _resume_at(self.path, offset + rows_done * self.width * 4, rows_done)
+
+    def _header(self, width: int) -> bytes:
+        """The header ``np.save`` writes for a ``(total, width)`` float32 array."""
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+                                                      "fortran_order": False, "shape": (self.total, width)})
+        return buffer.getvalue()
 
     def write(self, start: int, texts: list[str], vectors: Any) -> None:
         import numpy as np
 
-        width = int(vectors.shape[1])
-        if self.offset is None:
-            self.offset = self._open(width)
-        rows = np.memmap(self.path, dtype=np.float32, mode="r+", offset=self.offset + start * width * 4,
-                         shape=(len(vectors), width))
-        rows[:] = vectors
-        rows.flush()
-        del rows
+        rows = np.ascontiguousarray(vectors, dtype="<f4")
+        width = int(rows.shape[1])
+        if self.width is None:  # a new output: the header goes first
+            header = self._header(width)
+            _write_at(self.path, 0, header, rows.data, create=True)
+            self.width, self.offset = width, len(header)
+            return
+        if width != self.width:
+            raise ValueError(f"{self.path} holds {self.width}-dimensional rows and this model gives {width}: it is "
+                             f"not this run's output; delete it and {state_path(self.path)} to start again")
+        _write_at(self.path, self.offset + start * width * 4, rows.data)
 
     def finish(self, width: int | None = None) -> None:
         import numpy as np
 
-        if self.offset is None and not os.path.exists(self.path):  # an empty input
+        if self.width is None:  # an empty input
             np.save(self.path, np.zeros((self.total, width or 0), dtype=np.float32))
+            return
+        rows = (os.path.getsize(self.path) - self.offset) // (self.width * 4)
+        if rows != self.total:
+            raise ValueError(f"{self.path} holds {rows:,} rows, not the {self.total:,} the input had when the run "
+                             f"started: the input changed while it was read; delete {self.path} and run again")
 
 
 class JsonlSink(Sink):
-    """``{"text", "embedding"}`` per line, to a file (resuming truncates it to the bytes of the complete chunks) or to
+    """``{"text", "embedding"}`` per line, to a file (resuming cuts it back to the bytes of the complete chunks) or to
     stdout."""
 
-    def __init__(self, path: str, resume_state: dict[str, Any] | None) -> None:
+    def __init__(self, path: str, resume_state: dict[str, Any] | None, rows_done: int = 0) -> None:
         self.path = path
+        self.size = 0  # bytes durable in the file
         if path == "-":
-            self.stream = sys.stdout
-        elif resume_state is not None and os.path.exists(path):
-            self.stream = open(path, "r+", encoding="utf-8")
-            self.stream.seek(int(resume_state.get("bytes", 0)))
-            self.stream.truncate()
+            return
+        if resume_state is None:
+            with open(path, "wb"):
+                pass
+            sync_directory(path)
         else:
-            self.stream = open(path, "w", encoding="utf-8")
+            self.size = int(resume_state.get("bytes", 0))
+            _resume_at(path, self.size, rows_done)
 
     def write(self, start: int, texts: list[str], vectors: Any) -> None:
-        lines = [json.dumps({"text": text, "embedding": [float(x) for x in vector]}, ensure_ascii=False) + "\n"
-                 for text, vector in zip(texts, vectors, strict=True)]
-        self.stream.write("".join(lines))
-        self.stream.flush()
-        if self.stream is not sys.stdout:
-            os.fsync(self.stream.fileno())
+        lines = "".join(json.dumps({"text": text, "embedding": [float(x) for x in vector]}, ensure_ascii=False) + "\n"
+                        for text, vector in zip(texts, vectors, strict=True))
+        if self.path == "-":
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+            return
+        data = lines.encode("utf-8")
+        _write_at(self.path, self.size, data)
+        self.size += len(data)
 
     def state(self) -> dict[str, Any]:
-        return {"bytes": self.stream.tell()} if self.stream is not sys.stdout else {}
-
-    def finish(self) -> None:
-        if self.stream is not sys.stdout:
-            self.stream.close()
+        return {"bytes": self.size} if self.path != "-" else {}
 
 
 class ParquetSink(Sink):
-    """Columns ``text`` and ``embedding`` (fixed-size list of float32). Each chunk is one part file (written, then
-    renamed into ``OUT.parts/``); the parts become the row groups of ``OUT`` at the end, so a crash leaves whole
-    parts only."""
+    """Columns ``text`` and ``embedding`` (fixed-size list of float32). Each chunk is one part file (written, fsynced,
+    then renamed into ``OUT.parts/``); the parts become the row groups of ``OUT`` at the end (written beside it, then
+    renamed), so a crash or a full disk leaves whole parts only."""
 
-    def __init__(self, path: str, resume: bool) -> None:
+    def __init__(self, path: str, rows_done: int | None = None) -> None:
+        """``rows_done``: the rows a resumed run's progress file records (None: a new output)."""
         need_pyarrow()
         self.path = path
         self.parts = Path(path + ".parts")
-        if not resume and self.parts.exists():
+        if rows_done is not None:
+            self._resume(rows_done)
+            return
+        if self.parts.exists():
             shutil.rmtree(self.parts)
-        self.parts.mkdir(exist_ok=True)
+        self.parts.mkdir()
+
+    def _resume(self, rows_done: int) -> None:
+        """Keep the parts of the first ``rows_done`` rows, drop any written after them (not yet counted)."""
+        import pyarrow.parquet as pq
+
+        progress = state_path(self.path)
+        if not self.parts.is_dir():
+            raise FileNotFoundError(f"{progress} records {rows_done:,} rows written to {self.parts}, but that folder "
+                                    f"is missing; delete {progress} to start again")
+        kept = 0
+        for part in sorted(self.parts.iterdir()):
+            if part.name.startswith("part-") and int(part.stem[len("part-"):]) < rows_done:
+                kept += int(pq.ParquetFile(part).metadata.num_rows)
+            else:  # a part after the recorded rows, or a temporary file a stopped write left
+                part.unlink()
+        if kept != rows_done:
+            raise ValueError(f"{self.parts} holds {kept:,} rows, not the {rows_done:,} {progress} records (it was "
+                             f"changed after the run stopped); delete {self.parts} and {progress} to start again")
 
     def _part(self, start: int) -> Path:
         return self.parts / f"part-{start:012d}.parquet"
@@ -226,25 +336,45 @@ class ParquetSink(Sink):
         embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), int(vectors.shape[1]))
         table = pa.table({"text": pa.array(texts, type=pa.string()), "embedding": embedding})
         tmp = self.parts / f".{start}.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, self._part(start))
+        try:
+            pq.write_table(table, tmp)
+            _fsync_file(tmp)
+            os.replace(tmp, self._part(start))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        sync_directory(str(self._part(start)))
 
-    def finish(self) -> None:
+    def _join(self, tmp: str) -> None:
+        """The parts, in order, as the row groups of one file ``tmp``."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        parts = sorted(self.parts.glob("part-*.parquet"))
-        tmp = self.path + ".tmp"
         writer = None
-        for part in parts:
-            table = pq.read_table(part)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
+        try:
+            for part in sorted(self.parts.glob("part-*.parquet")):
+                table = pq.read_table(part)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            raise
         if writer is None:
             schema = pa.schema([("text", pa.string()), ("embedding", pa.list_(pa.float32()))])
             pq.write_table(schema.empty_table(), tmp)
         else:
             writer.close()
-        os.replace(tmp, self.path)
-        shutil.rmtree(self.parts)
+
+    def finish(self) -> None:
+        def write(target: str) -> None:
+            self._join(target)
+            _fsync_file(target)
+
+        replace_durably(self.path + ".tmp", self.path, write)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.parts, ignore_errors=True)
