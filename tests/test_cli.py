@@ -248,3 +248,33 @@ def test_encode_ray_without_the_distribution_names_it(installed_options, capsys,
     with pytest.raises(SystemExit):
         main(["encode", "--help"])
     assert "--ray" not in capsys.readouterr().out
+
+
+def test_a_wrong_option_shows_the_subcommands_usage_and_a_close_match(capsys):
+    from flagcore.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["encode", "some-model", "--input-file", "x.txt"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: flagcore encode" in err and "--input-file: did you mean --input?" in err
+
+
+def test_long_options_are_never_abbreviated(capsys):
+    from flagcore.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["encode", "some-model", "--out", "vectors.npy"])
+    assert "unrecognized arguments: --out vectors.npy (--out: did you mean --output?)" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_command_quietly_with_status_0():
+    import subprocess
+    import sys
+
+    command = subprocess.Popen([sys.executable, "-m", "flagcore", "models"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert command.stdout is not None
+    command.stdout.close()  # the reader is gone before the table is written, as with `| head -0`
+    _, err = command.communicate(timeout=120)
+    assert command.returncode == 0 and b"BrokenPipeError" not in err and b"Traceback" not in err

@@ -61,13 +61,22 @@ HELP = {
 }
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse without abbreviated long options (``--out`` is not taken as ``--output``), for the command and every
+    subcommand, an add-on's included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``flagcore`` parser: the core's commands, then those and the options of installed distributions."""
-    parser = argparse.ArgumentParser(prog="flagcore", description="Embedders and rerankers of the BGE family.",
-                                     epilog="Run 'flagcore COMMAND --help' for a command's options and examples.")
+    parser = CommandParser(prog="flagcore", description="Embedders and rerankers of the BGE family.",
+                           epilog="Run 'flagcore COMMAND --help' for a command's options and examples.")
     parser.add_argument("--version", action="version", version=f"flagcore {__version__}")
     parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
-    common = argparse.ArgumentParser(add_help=False)
+    common = CommandParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="on an error, show the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,7 +228,32 @@ def _refuse_unknown(parser: argparse.ArgumentParser, args: argparse.Namespace, u
             raise ImportError(f"flagcore {args.command} {option} needs flagcore-{extra}: "
                               f"pip install 'flagcore[{extra}]'")
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        command = _subcommand_parser(parser, args.command) or parser
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_suggestions(command, unknown)}")
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._actions:  # argparse keeps its subcommands' parsers on the subparsers action only
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name) if name else None
+    return None
+
+
+def _suggestions(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """`` (did you mean --input?)`` for unknown options close to one the command has; empty when none is."""
+    import difflib
+
+    known = [option for action in parser._actions for option in action.option_strings]
+    hints = []
+    for argument in unknown:
+        option = argument.split("=", 1)[0]
+        if option.startswith("-"):
+            close = difflib.get_close_matches(option, known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{option}: did you mean {close[0]}?")
+        elif option.replace("_", "-") in (o.lstrip("-") for o in known):
+            hints.append(f"{option}: did you mean --{option.replace('_', '-')}?")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def _model_arguments(p: argparse.ArgumentParser, input_default: str | None = "-") -> None:
@@ -258,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flagcore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`flagcore models | head`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 0
     except Exception as exc:  # the command line shows every failure the same way
         if args.debug:
             raise
@@ -269,6 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = " ".join(str(exc).split("\n")[0].split()) if str(exc).strip() else ""
         print(f"flagcore: error: {type(exc).__name__}: {text} (--debug shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise BrokenPipeError again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":
