@@ -3,12 +3,13 @@ missing. transformers is imported only when one of these functions runs."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 WEIGHT_FILES = (
     "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
@@ -89,15 +90,11 @@ def load_transformer(auto_class_name: str, path: str | os.PathLike[str], *, dtyp
     folder = Path(os.path.expanduser(path))
     use_safetensors = True if (folder / "model.safetensors").exists() or (
         folder / "model.safetensors.index.json").exists() else None
-    # the load report, and the tensor-parallel plan check that transformers runs when that logger is quiet
-    quieted = [logging.getLogger(f"transformers.{name}") for name in ("modeling_utils", "distributed.tensor_parallel")]
-    levels = [logger.level for logger in quieted]
-    for logger in quieted:
-        logger.setLevel(logging.ERROR)
     try:
-        model, info = auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
-                                                 cache_dir=cache_dir, use_safetensors=use_safetensors,
-                                                 output_loading_info=True, **extra)
+        with quiet_transformers():
+            model, info = auto_class.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                     cache_dir=cache_dir, use_safetensors=use_safetensors,
+                                                     output_loading_info=True, **extra)
     except Exception as exc:
         weights = ", ".join(str(folder / n) for n in WEIGHT_FILES if (folder / n).exists()) or path
         if isinstance(exc, pickle.UnpicklingError):
@@ -106,9 +103,6 @@ def load_transformer(auto_class_name: str, path: str | os.PathLike[str], *, dtyp
             raise
         raise ValueError(f"the weights in {weights} cannot be read ({exc}): the file is damaged or incomplete; "
                          "download or save the model again") from exc
-    finally:
-        for logger, level in zip(quieted, levels, strict=True):
-            logger.setLevel(level)
     missing = sorted(info.get("missing_keys") or ())
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -116,6 +110,29 @@ def load_transformer(auto_class_name: str, path: str | os.PathLike[str], *, dtyp
                       f"and were initialised randomly ({shown}); its outputs are not the trained model's",
                       RuntimeWarning, stacklevel=3)
     return model
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' load report and its "Loading weights" bar off while a model loads (flagcore judges the report
+    itself); the bar stays when the ``flagcore`` logger is at INFO or below (``flagcore --verbose``)."""
+    from transformers.utils import logging as transformers_logging
+
+    # the load report, and the tensor-parallel plan check that transformers runs when that logger is quiet
+    quieted = [logging.getLogger(f"transformers.{name}") for name in ("modeling_utils", "distributed.tensor_parallel")]
+    levels = [logger.level for logger in quieted]
+    bar_was_on = transformers_logging.is_progress_bar_enabled()
+    for logger in quieted:
+        logger.setLevel(logging.ERROR)
+    if bar_was_on and not logging.getLogger("flagcore").isEnabledFor(logging.INFO):
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(quieted, levels, strict=True):
+            logger.setLevel(level)
+        if bar_was_on:
+            transformers_logging.enable_progress_bar()
 
 
 def refused_pickle_message(where: str, error: BaseException) -> str:

@@ -278,3 +278,25 @@ def test_a_closed_pipe_ends_the_command_quietly_with_status_0():
     command.stdout.close()  # the reader is gone before the table is written, as with `| head -0`
     _, err = command.communicate(timeout=120)
     assert command.returncode == 0 and b"BrokenPipeError" not in err and b"Traceback" not in err
+
+
+def _encode_stderr(tmp_path, *flags):
+    import subprocess
+    import sys
+
+    from parity.tiny_models import minilm_dir
+
+    result = subprocess.run([sys.executable, "-m", "flagcore", *flags, "encode", str(minilm_dir()), "--devices", "cpu",
+                             "-o", str(tmp_path / "out.jsonl")], input="hello world\n", capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_encode_prints_no_progress_noise_by_default(tmp_path):
+    assert _encode_stderr(tmp_path) == ""
+
+
+def test_verbose_shows_the_log_and_the_loading_bar(tmp_path):
+    err = _encode_stderr(tmp_path, "--verbose")
+    assert "Loading weights" in err and "flagcore.auto" in err

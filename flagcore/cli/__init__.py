@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog="Run 'flagcore COMMAND --help' for a command's options and examples.")
     parser.add_argument("--version", action="version", version=f"flagcore {__version__}")
     parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show flagcore's log and transformers' loading bars (quiet by default)")
     common = CommandParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="on an error, show the full traceback")
@@ -286,6 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(format="%(name)s: %(message)s")
+        logging.getLogger("flagcore").setLevel(logging.INFO)
     try:
         _refuse_unknown(parser, args, unknown)
         return int(args.func(args))

@@ -149,8 +149,9 @@ def _encode_chunks(model: Any, queries: bool, source: Source, sink: Sink, progre
     def prepare(chunk: list[str], **options: Any) -> Any:
         return model.prepare_side(chunk, query=queries, outputs={DENSE}, convert_to_numpy=True, **options)
 
+    # a bar only for work worth watching, and only on a terminal (None: tqdm's own check)
     bar = tqdm(total=total, initial=done, desc="Encoding", unit="text", file=sys.stderr,
-               disable=total is not None and total - done <= model.batch_size)
+               disable=True if total is not None and total - done <= model.batch_size else None)
     try:
         for output in stream_stages(prepare, model.infer, feed(), chunk_size=chunk_size):
             texts = pending.popleft()
