@@ -188,12 +188,29 @@ def resolve(
                  + "".join(f" Plugin {c.plugin!r}'s claim was dropped: {c.dropped}." for c in claims))
         raise UnknownModelError(
             f"No installed flagcore plugin claims {probe.reference!r} as {'an' if kind == 'embedder' else 'a'} "
-            f"{kind}. Looked at: {probe.describe()}.{notes} "
+            f"{kind}.{_other_kind_hint(probe, kind, host)} Looked at: {probe.describe()}.{notes} "
             f"{_installed_summary(kind, host)} If you know what the model is, pass "
             f"model_class= (one of {host.registry.ids(kind) or 'the ids of an installed family'}); "
             f"'flagcore explain {probe.reference}' shows every plugin's answer."
         )
     return _best(probe, kind, _counted(claims), claims, host, "score")
+
+
+def _other_kind_hint(probe: ModelProbe, kind: Kind, host: PluginHost) -> str:
+    """`` It is claimed as an embedder ...: use FlagAutoModel`` when the other kind's plugins claim the model."""
+    import warnings
+
+    other: Kind = "reranker" if kind == "embedder" else "embedder"
+    with warnings.catch_warnings():  # the plugins' warnings were given once already, for the kind asked for
+        warnings.simplefilter("ignore")
+        claims = _counted(collect_claims(probe, other, host))
+    if not claims:
+        return ""
+    best = max(claims, key=lambda c: c.score)
+    factory = "FlagAutoModel" if other == "embedder" else "FlagAutoReranker"
+    return (f" It is {'an' if other == 'embedder' else 'a'} {other} ({best.model_class}: {best.reason}): load it "
+            f"with {factory}.from_finetuned (on the command line: 'flagcore explain {probe.reference} --kind "
+            f"{other}').")
 
 
 def model_kind(model_name_or_path: str | os.PathLike[str] | ModelProbe, model_class: str | Enum | None = None,

@@ -221,3 +221,12 @@ def test_quantized_rows_come_back_as_tensors_when_tensors_are_asked_for(embedder
     quantized = embedder.encode_corpus(TEXTS, precision="uint8", convert_to_numpy=False)
     assert isinstance(quantized, torch.Tensor) and quantized.dtype == torch.uint8
     np.testing.assert_array_equal(quantized.numpy(), embedder.encode_corpus(TEXTS, precision="uint8"))
+
+
+def test_a_model_of_the_other_kind_is_named_with_its_factory(tiny_models):
+    from flagcore import UnknownModelError
+
+    with pytest.raises(UnknownModelError, match=r"It is an embedder \(encoder-only-base.*FlagAutoModel.from_finetuned"):
+        FlagAutoReranker.from_finetuned(str(tiny_models["minilm"]), devices="cpu")
+    with pytest.raises(UnknownModelError, match=r"It is a reranker .*FlagAutoReranker.from_finetuned.*--kind reranker"):
+        FlagAutoModel.from_finetuned(str(tiny_models["tiny-bert-reranker"]), devices="cpu")
