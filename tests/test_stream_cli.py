@@ -200,3 +200,22 @@ def test_200k_texts_stream_to_npy_under_a_fixed_peak_rss(tmp_path):
     assert in_memory - base > 3 * (streamed - base)  # holding every text, token row and vector costs far more
     assert np.load(tmp_path / "big.npy").shape == (200_000, 8)
     assert (tmp_path / "big.npy").read_bytes() == (tmp_path / "memory.npy").read_bytes()
+
+
+def test_a_finished_output_is_refused_unless_overwrite(tmp_path):
+    import subprocess
+    import sys
+
+    from parity.tiny_models import minilm_dir
+
+    source, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    source.write_text("one\ntwo\n", encoding="utf-8")
+    command = [sys.executable, "-m", "flagcore", "encode", str(minilm_dir()), "--devices", "cpu", "-i", str(source),
+               "-o", str(out)]
+    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+    finished = out.read_bytes()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and "already exists and is complete" in again.stderr and "--overwrite" in again.stderr
+    assert out.read_bytes() == finished
+    assert subprocess.run([*command, "--overwrite"], capture_output=True, timeout=300).returncode == 0
+    assert out.read_bytes() == finished

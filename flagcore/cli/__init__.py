@@ -128,6 +128,8 @@ def _encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int,
                    help="texts read, embedded and written at a time (default 8192); a rerun resumes after the last "
                         "complete chunk")
+    p.add_argument("--overwrite", action="store_true",
+                   help="embed again into an output that a finished run wrote (refused otherwise)")
 
 
 def _rerank_arguments(p: argparse.ArgumentParser) -> None:

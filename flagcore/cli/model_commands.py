@@ -58,7 +58,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as spool_dir:
         source = Source(_input_path(args.input, out_format, spool_dir), getattr(args, "column", None) or "text")
         total = source.count()
-        # before the model loads: a progress file of another run is refused, the output checked against it
+        # before the model loads: a finished output, or a progress file of another run, is refused
+        _refuse_finished_output(args)
         progress = _progress(args, source, chunk_size, out_format)
         sink = _open_sink(args.output, out_format, int(total or 0), progress)
         model = FlagAutoModel.from_finetuned(args.model, **embedder_options(args))
@@ -72,6 +73,20 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if out_format == "npy":
         print(f"wrote {done} x {model.embedding_dim} embeddings to {args.output}", file=sys.stderr)
     return 0
+
+
+def _refuse_finished_output(args: argparse.Namespace) -> None:
+    """An existing output without a progress file is a finished run's: embedding again would overwrite it, so only
+    ``--overwrite`` does (an unfinished output, with its progress file, is resumed instead)."""
+    from .resume import state_path
+
+    output = args.output
+    if output == "-" or getattr(args, "overwrite", False) or not os.path.exists(output):
+        return
+    if os.path.exists(state_path(output)):
+        return
+    raise FileExistsError(f"{output} already exists and is complete (it has no {os.path.basename(state_path(output))}"
+                          "): pass --overwrite to embed again into it, or choose another --output")
 
 
 def _output_format(output: str) -> str:
