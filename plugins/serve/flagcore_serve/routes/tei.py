@@ -192,32 +192,6 @@ async def _root(request: Request, body: dict[str, Any]) -> Any:
     return await _embed(request, body)
 
 
-@router.post("/")
-@router.post("/invocations")
-async def root(request: Request) -> Response:
-    return await answer(request, _root)
-
-
-@router.post("/embed")
-async def embed(request: Request) -> Response:
-    return await answer(request, _embed)
-
-
-@router.post("/embed_sparse")
-async def embed_sparse(request: Request) -> Response:
-    return await answer(request, _embed_sparse)
-
-
-@router.post("/embed_all")
-async def embed_all(request: Request) -> Response:
-    return await answer(request, _embed_all)
-
-
-@router.post("/similarity")
-async def similarity(request: Request) -> Response:
-    return await answer(request, _similarity)
-
-
 async def _tokenize(request: Request, body: dict[str, Any]) -> list[list[dict[str, Any]]]:
     inputs = texts(body.get("inputs"), "inputs", settings_of(request))
     add_special = flag(body, "add_special_tokens", True)
@@ -226,11 +200,6 @@ async def _tokenize(request: Request, body: dict[str, Any]) -> list[list[dict[st
     result: list[list[dict[str, Any]]] = await on_tokenizer(
         item, lambda: [tokens(item, text, add_special, prompt_name) for text in inputs])
     return result
-
-
-@router.post("/tokenize")
-async def tokenize(request: Request) -> Response:
-    return await answer(request, _tokenize)
 
 
 async def _decode(request: Request, body: dict[str, Any]) -> list[str]:
@@ -246,11 +215,6 @@ async def _decode(request: Request, body: dict[str, Any]) -> list[str]:
     item = chosen_model(request, body)
     result: list[str] = await on_tokenizer(item, decode, item, batch, flag(body, "skip_special_tokens", True))
     return result
-
-
-@router.post("/decode")
-async def decode_ids(request: Request) -> Response:
-    return await answer(request, _decode)
 
 
 async def _info(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -288,3 +252,18 @@ def _model_type(item: ServedModel) -> dict[str, Any]:
 @router.get("/info")
 async def info(request: Request) -> Response:
     return await answer(request, _info, {})
+
+
+def _post(handler: Any) -> Any:
+    """The route of a TEI handler that reads the request's JSON body."""
+    async def route(request: Request) -> Response:
+        return await answer(request, handler)
+
+    route.__name__ = handler.__name__.lstrip("_")  # FastAPI names the operation after it
+    return route
+
+
+for _path, _handler in (("/", _root), ("/invocations", _root), ("/embed", _embed), ("/embed_sparse", _embed_sparse),
+                        ("/embed_all", _embed_all), ("/similarity", _similarity), ("/tokenize", _tokenize),
+                        ("/decode", _decode)):
+    router.post(_path, name=f"tei{_path.replace('/', '_') if _path != '/' else '_root'}")(_post(_handler))
