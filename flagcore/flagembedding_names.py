@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .enums import EmbedderModelClass, Kind, PoolingMethod, RerankerModelClass
-from .known_models import FAMILY_DISTRIBUTIONS, KNOWN_MODELS, extra_for_model_class, install_hint
+from .extras import FAMILY_DISTRIBUTIONS, install_hint
+from .known_models import KNOWN_MODELS, extra_for_model_class
 
 #: FlagEmbedding class name -> (kind, flagcore model class id)
 FLAGEMBEDDING_CLASSES: Mapping[str, tuple[Kind, str]] = MappingProxyType({

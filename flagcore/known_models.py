@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .claims import Claim, Evidence
 from .enums import Kind
+from .extras import FAMILY_DISTRIBUTIONS, install_hint
 
 if TYPE_CHECKING:
     from .probe import ModelProbe
@@ -28,13 +29,6 @@ FAMILY_OF_MODEL_CLASS: dict[tuple[Kind, str], str] = {
     ("reranker", "decoder-only-lightweight"): "layerwise",
 }
 
-FAMILY_DISTRIBUTIONS: dict[str, str] = {
-    "bge": "flagcore-bge",
-    "m3": "flagcore-m3",
-    "llm": "flagcore-llm",
-    "icl": "flagcore-icl",
-    "layerwise": "flagcore-layerwise",
-}
 
 _EMBEDDER_NAMES: dict[str, tuple[str, ...]] = {
     "decoder-only-base": (
@@ -192,6 +186,3 @@ def extra_for_model_class(kind: Kind, model_class: str) -> str | None:
     return FAMILY_OF_MODEL_CLASS.get((kind, model_class))
 
 
-def install_hint(extra: str) -> str:
-    return (f"pip install 'flagcore[{extra}]' (the {FAMILY_DISTRIBUTIONS[extra]} distribution; "
-            f"from a flagcore checkout: pip install -e plugins/{extra})")

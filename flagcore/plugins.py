@@ -37,7 +37,8 @@ import pluggy
 import flagcore.hookspecs as hookspecs
 
 from .errors import PluginContractError, PluginWarning
-from .known_models import FAMILY_DISTRIBUTIONS, FAMILY_OF_MODEL_CLASS
+from .extras import FAMILY_DISTRIBUTIONS
+from .known_models import FAMILY_OF_MODEL_CLASS
 from .registry import ModelClassRegistrar, ModelClassRegistry
 
 ENTRY_POINT_GROUP = "flagcore"

@@ -30,7 +30,8 @@ from .errors import (
     UnknownModelClassError,
     UnknownModelError,
 )
-from .known_models import KnownModel, extra_for_model_class, install_hint, known_model
+from .extras import install_hint
+from .known_models import KnownModel, extra_for_model_class, known_model
 from .plugins import PluginHost, _warn
 from .plugins import host as default_host
 from .probe import ModelProbe
@@ -297,7 +298,7 @@ def _installed_summary(kind: Kind, host: PluginHost) -> str:
     ids = host.registry.ids(kind)
     if ids:
         return f"Installed {kind} classes: {ids}."
-    return "No model family is installed; install one, e.g. pip install 'flagcore[bge]'."
+    return f"No model family is installed; install one, e.g. {install_hint('bge')}."
 
 
 def explain(

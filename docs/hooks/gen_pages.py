@@ -81,6 +81,7 @@ def _installed(distribution: str) -> str | None:
 
 def models_page() -> str:
     from flagcore import explain
+    from flagcore.extras import EXTRAS, checkout_command
     from flagcore.known_models import KNOWN_MODELS
     from flagcore.plugins import host, list_plugins
 
@@ -123,7 +124,8 @@ def models_page() -> str:
             elif version:
                 installed = f"{version}, class not registered"
             else:
-                installed = f"no: `pip install 'flagcore[{known.extra}]'`"
+                installed = (f"no: `{checkout_command([EXTRAS[known.extra]])}` (once published: "
+                             f"`pip install 'flagcore[{known.extra}]'`)")
             remote = " (*trust_remote_code*)" if defaults.get("trust_remote_code") else ""
             row = [f"`{name}`{remote}", f"`{known.model_class}`", f"`{known.distribution}`"]
             if kind == "embedder":

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 from .._version import __version__
 from ..engine.openvino import BACKENDS
 from ..engine.precision import QUANTIZE_CHOICES
+from ..extras import install_hint
 from ..plugins import host
 from .inspect_commands import cmd_env, cmd_explain, cmd_models, cmd_plugins
 from .model_commands import cmd_bench, cmd_encode, cmd_rerank, embedder_options
@@ -24,7 +25,7 @@ EXAMPLES = {
     "plugins": "examples:\n  flagcore plugins\n  flagcore plugins --check   # exit status 1 when a plugin is disabled",
     "env": "examples:\n  flagcore env\n  flagcore env --json",
     "explain": "examples:\n  flagcore explain BAAI/bge-m3\n  flagcore explain ./my-finetune --kind reranker",
-    "models": "examples:\n  flagcore models\n  flagcore models --kind reranker",
+    "models": "examples:\n  flagcore models\n  flagcore models --kind reranker\n  flagcore models --installed",
     "encode": ("examples:\n  flagcore encode BAAI/bge-small-en-v1.5 -i passages.txt -o vectors.npy\n"
                "  echo 'what is a panda?' | flagcore encode BAAI/bge-small-en-v1.5 --queries "
                "--instruction 'Represent this sentence for searching relevant passages: '"),
@@ -52,7 +53,8 @@ HELP = {
     "plugins": "list loaded plugins and the model classes each registered",
     "env": "this machine as flagcore sees it: versions, the CPU's bf16/int8 support, accelerators, optional backends",
     "explain": "show every plugin's claim on a model and which one wins",
-    "models": "FlagEmbedding's model names: class, family, defaults, installed or not",
+    "models": "FlagEmbedding's model names: class, family, defaults, installed or not (--installed: the model "
+              "folders on this machine)",
     "encode": "embed texts (lines, JSON lines or a Parquet column) from a file or stdin, streamed in chunks; a rerun "
               "resumes an interrupted file output",
     "rerank": "rank candidates (one per line, from a file or stdin) against a query; prints JSON lines "
@@ -112,6 +114,10 @@ def _explain_arguments(p: argparse.ArgumentParser) -> None:
 
 def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("embedder", "reranker"))
+    p.add_argument("--installed", action="store_true",
+                   help="model folders already on this machine (shipped by installed packages, or in the Hugging "
+                        "Face cache), with what flagcore loads each as; nothing is downloaded")
+    p.add_argument("--folders", action="store_true", help="with --installed: only the folders, one per line")
 
 
 def _encode_arguments(p: argparse.ArgumentParser) -> None:
@@ -229,8 +235,7 @@ def _refuse_unknown(parser: argparse.ArgumentParser, args: argparse.Namespace, u
     for option in (arg.split("=", 1)[0] for arg in unknown):
         extra = EXTRA_OPTIONS.get((args.command, option))
         if extra is not None:
-            raise ImportError(f"flagcore {args.command} {option} needs flagcore-{extra}: "
-                              f"pip install 'flagcore[{extra}]'")
+            raise ImportError(f"flagcore {args.command} {option} needs flagcore-{extra}: {install_hint(extra)}")
     if unknown:
         command = _subcommand_parser(parser, args.command) or parser
         command.error(f"unrecognized arguments: {' '.join(unknown)}{_suggestions(command, unknown)}")
@@ -285,8 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = _missing_command(sys.argv[1:] if argv is None else argv)
     if missing is not None:
         extra = EXTRA_COMMANDS[missing]
-        print(f"flagcore: error: 'flagcore {missing}' is not installed: pip install 'flagcore[{extra}]'",
-              file=sys.stderr)
+        print(f"flagcore: error: 'flagcore {missing}' is not installed: {install_hint(extra)}", file=sys.stderr)
         return 2
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)

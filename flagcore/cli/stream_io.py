@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..extras import install_hint
 from .resume import replace_durably, state_path, sync_directory
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -36,8 +37,8 @@ def need_pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError as exc:
-        raise ImportError("reading or writing Parquet needs pyarrow: pip install pyarrow (or 'flagcore[ray]', which "
-                          "brings it)") from exc
+        raise ImportError("reading or writing Parquet needs pyarrow: pip install pyarrow (or "
+                          f"{install_hint('ray')}, which brings it)") from exc
     return pyarrow
 
 

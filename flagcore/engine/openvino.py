@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..extras import install_hint
 from .devices import accelerators
 
 BACKENDS = ("torch", "openvino")
@@ -42,8 +43,7 @@ def check_backend(value: Any, devices: list[str], supported: tuple[str, ...], ow
         import importlib.util
 
         if importlib.util.find_spec("openvino") is None:
-            raise ImportError("backend='openvino' needs OpenVINO, which is not installed: "
-                              "pip install 'flagcore[openvino]'")
+            raise ImportError(f"backend='openvino' needs OpenVINO, which is not installed: {install_hint('openvino')}")
     return str(value)
 
 
