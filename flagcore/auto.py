@@ -20,9 +20,16 @@ logger = logging.getLogger(__name__)
 def _build(kind: Kind, model_name_or_path: str | os.PathLike[str], model_class: str | Enum | None,
            explicit: dict[str, Any]) -> Any:
     prefer_plugin = explicit.pop("prefer_plugin", None)
+    ignore_classifier_head = explicit.pop("ignore_classifier_head", False)
     probe = ModelProbe.from_reference(model_name_or_path, cache_dir=explicit.get("cache_dir"))
     check_reference(probe)
     resolution = resolve(probe, kind, model_class, prefer_plugin=prefer_plugin)
+    if kind == "embedder" and probe.is_sequence_classifier and not ignore_classifier_head:
+        raise ValueError(
+            f"{probe.reference!r} is a {', '.join(probe.architectures)} (config.json architectures): a classifier, "
+            f"such as a cross-encoder reranker, not an embedder; {resolution.model_class!r} would drop its "
+            "classification head and embed with the encoder under it. Load it with FlagAutoReranker.from_finetuned, "
+            "or pass ignore_classifier_head=True to embed with its encoder anyway.")
     arguments = _arguments(resolution, explicit)
     cls = resolution.entry.load()
     logger.info("%s %r → %s (%s)", kind, probe.reference, resolution.model_class, resolution.why)
@@ -86,8 +93,9 @@ class FlagAutoModel:
         ``use_fp16=True, use_bf16=False`` on every class); ``normalize_embeddings`` left at None is True, or for
         a model saved by sentence-transformers whether its module chain ends with a Normalize. Beyond FlagEmbedding's
         arguments: ``prefer_plugin="name"``
-        lets that plugin's claim win over the name table and the scores (``docs/resolution.md``); every other keyword
-        goes to the class's constructor.
+        lets that plugin's claim win over the name table and the scores (``docs/resolution.md``);
+        ``ignore_classifier_head=True`` embeds with the encoder of a classifier checkpoint (a cross-encoder), which
+        is refused otherwise; every other keyword goes to the class's constructor.
         """
         explicit = _given(dict(
             normalize_embeddings=normalize_embeddings, use_fp16=use_fp16, use_bf16=use_bf16,

@@ -11,6 +11,9 @@ from .embedder import AbsEmbedder
 from .outputs import DENSE, SPARSE
 from .reranker import AbsReranker, RankedDocument
 
+__all__ = ["DENSE", "SPARSE", "SparseVector", "dense_lists", "embedder_from", "ranked", "reranker_from",
+           "sparse_vectors"]
+
 
 def embedder_from(model: str | AbsEmbedder, **factory_options: Any) -> AbsEmbedder:
     """``model`` itself when it is a loaded embedder (then no factory options may be given), else
@@ -44,10 +47,17 @@ def dense_lists(model: AbsEmbedder, texts: list[str], *, query: bool, **call_opt
     """The dense vectors of ``texts`` as lists of floats: queries with the model's query instruction or prompt
     (``query=True``), else passages with the passage one; ``call_options`` go to the prepare stage (``batch_size``,
     ``max_length``, ``prompt_name``...)."""
-    if not texts:
+    if not _texts(texts):
         return []
     work = model.prepare_side(list(texts), query=query, outputs=(DENSE,), **call_options)
     return model.infer(work).dense.tolist()
+
+
+def _texts(texts: Any, name: str = "texts") -> list[str]:
+    """``texts`` as a list, refusing one string (a list of its characters is never what was meant)."""
+    if isinstance(texts, str):
+        raise TypeError(f"{name} must be a list of strings, not one string: pass [{name[:-1]}]")
+    return list(texts)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def sparse_vectors(model: AbsEmbedder, texts: list[str], *, query: bool, **call_
     if SPARSE not in model.available_outputs:
         raise ValueError(f"{model.model_name_or_path} gives no sparse vectors ({type(model).__name__} gives "
                          f"{sorted(model.available_outputs)}): use a model with a sparse head, such as BGE-M3")
-    if not texts:
+    if not _texts(texts):
         return []
     work = model.prepare_side(list(texts), query=query, outputs=(SPARSE,), **call_options)
     vectors = []
@@ -79,6 +89,6 @@ def ranked(model: AbsReranker, query: str, documents: list[str], top_n: int | No
     """The documents ordered by score against ``query``, best first (``top_n``: only the best ones); scores as
     :meth:`~flagcore.AbsReranker.rank` gives them (raw, as FlagEmbedding's ``compute_score``, unless
     ``normalize=True``; a sentence-transformers CrossEncoder's with its saved activation)."""
-    if not documents:
+    if not _texts(documents, "documents"):
         return []
     return model.rank(query, list(documents), top_k=top_n, **call_options)

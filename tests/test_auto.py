@@ -131,3 +131,19 @@ def test_registered_target_must_be_the_right_base(no_installed_plugins):
     wrong = OneClassPlugin("wrong", "wrong-embedder", cls=FakeReranker)
     with plugin_registered(wrong), pytest.raises(TypeError, match="not a subclass of AbsEmbedder"):
         FlagAutoModel.from_finetuned("anything", devices="cpu")
+
+
+def test_an_embedder_class_forced_onto_a_classifier_is_refused_unless_asked_for(tiny_models):
+
+
+    folder = str(tiny_models["tiny-bert-reranker"])
+    with pytest.raises(ValueError, match=r"BertForSequenceClassification .*FlagAutoReranker.from_finetuned.*"
+                                         r"ignore_classifier_head=True"):
+        FlagAutoModel.from_finetuned(folder, model_class="encoder-only-base")
+    model = FlagAutoModel.from_finetuned(folder, model_class="encoder-only-base", ignore_classifier_head=True)
+    assert model.encode(["a text"]).shape == (1, 32)
+    assert not hasattr(model, "ignore_classifier_head")  # the factory's switch, not passed to the class
+    # and the reverse: a reranker class on a bare encoder would score with a random head
+    with pytest.raises(ValueError, match="no classification head"):
+        FlagAutoReranker.from_finetuned(str(tiny_models["tiny-bert"]), model_class="encoder-only-base")
+    assert np.isfinite(FlagAutoReranker.from_finetuned(folder).compute_score([("q", "p")])).all()

@@ -12,8 +12,9 @@ import pytest
 import flagcore.family
 
 ROOT = Path(__file__).resolve().parent.parent
-#: flagcore.cli is the public surface of the command for add-ons that extend it (flagcore-ray's --ray)
-PUBLIC_MODULES = {"flagcore", "flagcore.family", "flagcore.cli"}
+#: flagcore.cli is the public surface of the command for add-ons that extend it (flagcore-ray's --ray);
+#: flagcore.integration that of the framework adapters (LangChain, LlamaIndex, Haystack, MTEB)
+PUBLIC_MODULES = {"flagcore", "flagcore.family", "flagcore.cli", "flagcore.integration"}
 FAMILY_SOURCES = sorted(p for p in (ROOT / "plugins").glob("*/flagcore_*/*.py"))
 
 

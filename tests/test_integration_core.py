@@ -63,3 +63,10 @@ def test_ranked_orders_by_the_library_scores_and_keeps_top_n(tiny_models):
     normalized = ranked(model, "cats", TEXTS, normalize=True)
     assert all(0 < r.score < 1 for r in normalized)
     assert ranked(model, "cats", []) == []
+
+
+def test_one_string_is_refused_rather_than_split_into_characters(minilm, tiny_models):
+    with pytest.raises(TypeError, match=r"not one string: pass \[text\]"):
+        dense_lists(minilm, "a text", query=True)
+    with pytest.raises(TypeError, match=r"documents must be a list of strings"):
+        ranked(reranker_from(str(tiny_models["tiny-bert-reranker"])), "q", "a document")

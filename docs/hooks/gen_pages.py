@@ -30,6 +30,7 @@ GENERATED = (
     "reference/flagcore.md",
     "reference/family.md",
     "reference/hookspecs.md",
+    "reference/integration.md",
 )
 
 API_PAGES = {
@@ -47,6 +48,11 @@ API_PAGES = {
         "flagcore.hookspecs",
         "The hooks a plugin implements, and their contract (the rules are in "
         "[Resolution rules](../resolution.md)).",
+    ),
+    "reference/integration.md": (
+        "flagcore.integration",
+        "What a framework adapter builds on: models from a name or a loaded instance, dense and sparse vectors of "
+        "a side, ranked documents (the LangChain, LlamaIndex, Haystack and MTEB add-ons use it).",
     ),
 }
 
