@@ -153,3 +153,26 @@ def test_the_cli_takes_the_backend(tiny_models, tmp_path):
         assert main(["encode", str(tiny_models["tiny-bert"]), "-i", str(source), "-o", str(tmp_path / name),
                      *extra]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "openvino.npy"), np.load(tmp_path / "torch.npy"), atol=1e-5)
+
+
+@pytest.mark.parametrize("role", ["minilm", "tiny-xlmr", "tiny-m3"])
+def test_a_first_batch_at_the_position_limit_converts_and_equals_torch(tiny_models, role):
+    """Batches go longest first and passages are cut at 512 tokens, so the first batch often fills the position
+    table: the conversion must not trace a wider one."""
+    texts = ["word " * 1000, "short"]
+    model = _embed(tiny_models[role], backend="openvino")
+    limit = model.position_limit
+    assert len(model.tokenize(texts[:1], limit)["input_ids"][0]) == limit == 512
+    expected = _embed(tiny_models[role]).encode_corpus(texts, max_length=limit)
+    got = model.encode_corpus(texts, max_length=limit)
+    if isinstance(expected, dict):  # M3: its dense vectors
+        expected, got = expected["dense_vecs"], got["dense_vecs"]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("role", ["tiny-bert-reranker", "tiny-xlmr-reranker"])
+def test_a_first_pair_batch_at_the_position_limit_converts_and_equals_torch(tiny_models, role):
+    pairs = [("query " * 300, "passage " * 600), ("a", "b")]
+    expected = FlagAutoReranker.from_finetuned(str(tiny_models[role]), devices="cpu").compute_score(pairs)
+    reranker = FlagAutoReranker.from_finetuned(str(tiny_models[role]), devices="cpu", backend="openvino")
+    np.testing.assert_allclose(reranker.compute_score(pairs), expected, atol=1e-5)

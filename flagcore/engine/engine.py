@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # than 4096 tokens in alternating runs; long texts get narrow batches, short texts wide ones.
 DEFAULT_CPU_BATCH_TOKENS = 2048
 DEFAULT_ACCELERATOR_BATCH_TOKENS = 65536
+#: columns of the first batch the OpenVINO conversion traces (its shapes stay dynamic; any width would do)
+TRACE_COLUMNS = 8
 
 
 class Engine:
@@ -127,10 +129,13 @@ class Engine:
         module = getattr(owner, name)
         if isinstance(module, OpenVINOBackbone):
             return
-        # one more padding column on every row: the traced graph must keep the attention mask, which transformers
-        # drops when a batch has no padding at all
+        # The trace needs a batch of the real inputs' kind, not the batch itself: a few rows and columns of it, plus
+        # one padding column, because transformers drops the attention mask (and the traced graph with it) when a
+        # batch has no padding. Cut short first, so that the extra column never passes the position table when the
+        # first batch already fills it (a 512-token text of a 512-position model).
         pads = model.pad_values()
-        example = {key: torch.cat([t, torch.full((t.shape[0], 1), pads.get(key, 0), dtype=t.dtype)], dim=1)
+        example = {key: torch.cat([t[:2, :TRACE_COLUMNS], torch.full((min(t.shape[0], 2), 1), pads.get(key, 0),
+                                                                     dtype=t.dtype)], dim=1)
                    for key, t in example.items()}
         converted = convert(module, example, bf16=self.cpu_bf16, threads=torch.get_num_threads())
         delattr(owner, name)  # a torch module's child can only be replaced by another module once it is gone
