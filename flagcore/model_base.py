@@ -59,6 +59,8 @@ class InferenceModel(FlagEmbeddingWorkerMethods, ABC, Generic[WorkT, ResultT]):
     backends: ClassVar[tuple[str, ...]] = ("torch",)
     #: dotted attribute path, from the instance, of the torch module another backend replaces
     backbone_path: ClassVar[str] = "model"
+    #: the attention implementation the OpenVINO conversion traces (None: the module's own; see TraceOptions)
+    openvino_attention: ClassVar[str | None] = None
     #: the run's progress bar: its title and what it counts
     progress_label: ClassVar[tuple[str, str]] = ("Running", "row")
 

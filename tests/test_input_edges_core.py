@@ -168,3 +168,20 @@ def test_cli_refuses_a_directory_as_input_in_one_line(bert_models, tmp_path, cap
                              "pass a file with one text per line")
     with pytest.raises(FileNotFoundError, match="is a directory, not a file"):
         main(argv + ["--debug"])
+
+
+def test_a_batch_of_only_empty_rows_is_one_padding_column_wide():
+    padded = pad_features({"input_ids": [[], []], "attention_mask": [[], []]}, {"input_ids": 7}, padding_side="left")
+    assert padded["input_ids"].tolist() == [[7], [7]] and padded["attention_mask"].tolist() == [[0], [0]]
+    assert pad_features({"input_ids": []}, {})["input_ids"].shape == (0, 0)
+
+
+def test_an_empty_text_alone_embeds_with_a_tokenizer_that_adds_no_special_tokens(tmp_path_factory):
+    """Qwen2's tokenizer adds no BOS: "" is zero tokens, and alone in its batch it crashed attention's reshape."""
+    from parity.tiny_decoders import build
+
+    folder = build(tmp_path_factory.mktemp("decoders"))["tiny-qwen2"]
+    model = FlagAutoModel.from_finetuned(str(folder), devices="cpu")
+    assert model.tokenize([""], 8)["input_ids"] == [[]]
+    alone = model.encode([""])
+    assert alone.shape == (1, model.embedding_dim) and np.isfinite(alone).all()

@@ -124,10 +124,39 @@ def test_two_cpu_workers_share_the_cached_conversion(tiny_models, cache, hang_de
 
 
 @pytest.fixture(scope="module")
-def decoder_path(tmp_path_factory):
+def decoders(tmp_path_factory):
     from parity.tiny_decoders import build
 
-    return build(tmp_path_factory.mktemp("tiny-decoders"))["tiny-llama"]
+    return build(tmp_path_factory.mktemp("tiny-decoders"))
+
+
+@pytest.fixture(scope="module")
+def decoder_path(decoders):
+    return decoders["tiny-llama"]
+
+
+@pytest.mark.parametrize("role", ["tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-gemma",
+                                  "tiny-gemma2"])
+def test_decoder_embedders_equal_the_torch_path(decoders, role):
+    """Left padding included (a batch of unequal texts): the conversion traces eager attention, whose masked rows
+    stay finite; under SDPA's -inf mask Mistral and Qwen3 gave NaN. (No empty text: with a tokenizer that adds no
+    special tokens it has no token to pool, and its vector is whatever the padding gives, backend by backend.)"""
+    texts = ["what is a panda?", "The giant panda is a bear species endemic to China. " * 5, "x", "tides"]
+    expected = _embed(decoders[role]).encode(texts)
+    model = _embed(decoders[role], backend="openvino")
+    np.testing.assert_allclose(model.encode(texts), expected, atol=1e-5)
+    np.testing.assert_allclose(model.encode(texts[:2]), expected[:2], atol=1e-5)
+    assert isinstance(model.model, ov_backend.OpenVINOBackbone)
+
+
+def test_the_icl_embedder_with_examples_equals_the_torch_path(decoders):
+    examples = [{"instruct": "Given a question, find the answer.", "query": "what is a panda?",
+                 "response": "The giant panda is a bear."}]
+    kwargs = {"model_class": "decoder-only-icl", "examples_for_task": examples,
+              "query_instruction_for_retrieval": "Given a question, find the answer."}
+    expected = _embed(decoders["tiny-mistral"], **kwargs).encode_queries(["tides?", "a longer question " * 9])
+    model = _embed(decoders["tiny-mistral"], backend="openvino", **kwargs)
+    np.testing.assert_allclose(model.encode_queries(["tides?", "a longer question " * 9]), expected, atol=1e-5)
 
 
 def test_refusals_name_what_to_do(tiny_models, decoder_path, monkeypatch):
@@ -137,8 +166,10 @@ def test_refusals_name_what_to_do(tiny_models, decoder_path, monkeypatch):
         _embed(tiny_models["tiny-bert"], backend="openvino", quantize="int8")
     with pytest.raises(ValueError, match="backend='openvino' runs on the CPU, but devices include cuda:0"):
         ov_backend.check_backend("openvino", ["cuda:0"], ("torch", "openvino"), "EncoderEmbedder")
-    with pytest.raises(ValueError, match="backend='openvino' is not available for LLMEmbedder"):
-        FlagAutoModel.from_finetuned(str(decoder_path), devices="cpu", backend="openvino")
+    with pytest.raises(ValueError, match="backend='openvino' is not available for LLMReranker, which supports "
+                                         "'torch'; OpenVINO serves the encoder-only, M3 and decoder-only"):
+        FlagAutoReranker.from_finetuned(str(decoder_path), devices="cpu", backend="openvino",
+                                        model_class="decoder-only-base")
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "openvino" else real_find_spec(name, *a))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batching import Batcher, run_batches
 from .devices import DevicesArg, is_cpu, resolve_devices
-from .openvino import check_backend
+from .openvino import TraceOptions, check_backend
 from .padding import Columns, pad_features
 from .placement import place_model
 from .precision import DtypeName, check_quantize, compute_dtype_name, cpu_precision_notice, torch_dtype
@@ -137,7 +137,8 @@ class Engine:
         example = {key: torch.cat([t[:2, :TRACE_COLUMNS], torch.full((min(t.shape[0], 2), 1), pads.get(key, 0),
                                                                      dtype=t.dtype)], dim=1)
                    for key, t in example.items()}
-        converted = convert(module, example, bf16=self.cpu_bf16, threads=torch.get_num_threads())
+        trace = TraceOptions(dict(getattr(model, "forward_options", {})), model.openvino_attention)
+        converted = convert(module, example, bf16=self.cpu_bf16, threads=torch.get_num_threads(), trace=trace)
         delattr(owner, name)  # a torch module's child can only be replaced by another module once it is gone
         setattr(owner, name, converted)
 

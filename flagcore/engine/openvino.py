@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ def check_backend(value: Any, devices: list[str], supported: tuple[str, ...], ow
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {value!r}")
     if value not in supported:
         raise ValueError(f"backend={value!r} is not available for {owner}, which supports "
-                         f"{', '.join(map(repr, supported))}; OpenVINO serves the encoder-only and M3 embedders and "
-                         "the cross-encoder rerankers")
+                         f"{', '.join(map(repr, supported))}; OpenVINO serves the encoder-only, M3 and "
+                         "decoder-only (LLM, ICL) embedders and the cross-encoder rerankers")
     if value == "openvino":
         others = accelerators(devices)
         if others:
@@ -67,14 +67,26 @@ def weights_digest(module: Any) -> str:
     return digest.hexdigest()
 
 
-def cache_key(module: Any, input_names: list[str]) -> str:
+def cache_key(module: Any, input_names: list[str], trace: TraceOptions) -> str:
     import openvino
 
     from .._version import __version__
 
     parts = [f"flagcore={__version__}", f"openvino={openvino.__version__}", type(module).__qualname__,
-             ",".join(input_names), weights_digest(module)]
+             ",".join(input_names), repr(sorted(trace.forward_options.items())), str(trace.attention),
+             weights_digest(module)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """How the backbone is called when traced: the family's extra forward arguments (``use_cache=False`` for a
+    decoder) and the attention implementation to trace (None: the module's own). Decoders trace ``"eager"``: under
+    SDPA, the rows of left padding are masked with -inf everywhere, which OpenVINO turns into NaN that then reach the
+    real tokens through the next layer's values (0 x NaN); eager attention masks with the dtype's minimum instead."""
+
+    forward_options: dict[str, Any] = field(default_factory=dict)
+    attention: str | None = None
 
 
 @dataclass
@@ -111,11 +123,11 @@ class OpenVINOBackbone:
         return BackboneOutput(**{self.output_name: output})
 
 
-def _output_name(module: Any, example: dict[str, Any]) -> str:
+def _output_name(module: Any, example: dict[str, Any], trace: TraceOptions) -> str:
     import torch
 
     with torch.inference_mode():
-        out = module(**example, return_dict=True)
+        out = module(**example, return_dict=True, **trace.forward_options)
     for name in ("last_hidden_state", "logits"):
         if getattr(out, name, None) is not None:
             return name
@@ -123,16 +135,20 @@ def _output_name(module: Any, example: dict[str, Any]) -> str:
                      "last_hidden_state nor logits")
 
 
-def convert(module: Any, example: dict[str, Any], *, bf16: bool, threads: int) -> OpenVINOBackbone:
+def convert(module: Any, example: dict[str, Any], *, bf16: bool, threads: int,
+            trace: TraceOptions | None = None) -> OpenVINOBackbone:
     """``module`` converted (or read from the cache) and compiled for the CPU; ``example``: one padded batch."""
     import openvino
     import torch
 
+    trace = trace or TraceOptions()
     input_names = list(example)
-    folder = cache_root() / "openvino" / cache_key(module, input_names)
+    folder = cache_root() / "openvino" / cache_key(module, input_names, trace)
     ir_path = folder / "model.xml"
     if not ir_path.exists():
-        _convert_to(folder, module, example, input_names)
+        if trace.attention is not None:
+            module.set_attn_implementation(trace.attention)
+        _convert_to(folder, module, example, input_names, trace)
     precision = "bf16" if bf16 else "f32"  # always explicit: OpenVINO's own default is bf16 on a bf16 CPU
     compiled = openvino.Core().compile_model(str(ir_path), "CPU", {
         "INFERENCE_PRECISION_HINT": precision,
@@ -142,7 +158,7 @@ def convert(module: Any, example: dict[str, Any], *, bf16: bool, threads: int) -
     return OpenVINOBackbone(compiled, input_names, ir_path, precision, getattr(module, "config", None))
 
 
-def _exported(module: Any, input_names: list[str], output_name: str) -> Any:
+def _exported(module: Any, input_names: list[str], output_name: str, forward_options: dict[str, Any]) -> Any:
     """A torch module exposing one output of ``module`` as a plain tensor, with positional tensor inputs."""
     import torch
 
@@ -152,18 +168,19 @@ def _exported(module: Any, input_names: list[str], output_name: str) -> Any:
             self.inner = module
 
         def forward(self, *tensors: Any) -> Any:
-            out = self.inner(**dict(zip(input_names, tensors, strict=True)), return_dict=True)
+            out = self.inner(**dict(zip(input_names, tensors, strict=True)), return_dict=True, **forward_options)
             return getattr(out, output_name)
 
     return Exported().eval()
 
 
-def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names: list[str]) -> None:
+def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names: list[str],
+                trace: TraceOptions) -> None:
     """Trace ``module`` on ``example`` and save it as IR in ``folder``, its output named after the field it is."""
     import openvino
     import torch
 
-    output_name = _output_name(module, example)
+    output_name = _output_name(module, example, trace)
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=folder.parent))
     try:
@@ -173,7 +190,7 @@ def _convert_to(folder: Path, module: Any, example: dict[str, Any], input_names:
             # OpenVINO traces with torch.jit, which torch deprecates; transformers' notices under tracing
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            model = openvino.convert_model(_exported(module, input_names, output_name),
+            model = openvino.convert_model(_exported(module, input_names, output_name, trace.forward_options),
                                            example_input=tuple(example[name] for name in input_names))
         for port, name in zip(model.inputs, input_names, strict=True):
             port.get_tensor().set_names({name})

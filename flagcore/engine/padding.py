@@ -27,7 +27,7 @@ def pad_features(
 ):  # type: ignore[no-untyped-def]
     """Pad each column (``input_ids``, ``attention_mask``, ...) to the longest row, rounded up to a multiple of
     ``pad_to_multiple_of`` but never past ``max_width`` (a model's position table: padded to it then, the longest row
-    being no longer); return int64 tensors.
+    being no longer), and at least one column wide; return int64 tensors.
 
     Columns without an entry in ``pad_values`` are padded with 0.
     """
@@ -37,7 +37,9 @@ def pad_features(
     first = next(iter(columns.values()))
     rows = len(first)
     longest = max((len(r) for r in first), default=0)
-    width = longest
+    # a batch of only empty rows (empty texts, a tokenizer that adds no special tokens) still gets one padding
+    # column, as such a row gets in a batch with longer ones: a zero-width batch crashes attention's reshapes
+    width = max(longest, 1) if rows else 0
     if pad_to_multiple_of:
         width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
         if max_width is not None:

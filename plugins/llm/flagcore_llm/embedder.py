@@ -30,6 +30,9 @@ class LLMEmbedder(AbsEmbedder):
     default_cpu_batch_tokens = 512
     pooling_methods = (LAST_TOKEN,)
     default_pooling_method = LAST_TOKEN
+    backends = ("torch", "openvino")
+    #: under SDPA, fully masked rows of left padding become NaN in OpenVINO (see flagcore's TraceOptions)
+    openvino_attention = "eager"
 
     def __init__(self, model_name_or_path: str, query_instruction_format: str = DEFAULT_QUERY_FORMAT,
                  **kwargs: Any) -> None:

@@ -23,6 +23,7 @@ class PseudoMoEEmbedder(LLMEmbedder):
 
     call_options = frozenset({"domain_for_pseudo_moe", "domain"})
     forward_options: dict[str, Any] = {}  # repository code: only the arguments FlagEmbedding passes
+    backends = ("torch",)  # repository code with routed experts: not traced for OpenVINO
 
     def __init__(self, model_name_or_path: str, use_fp16: bool = False, use_bf16: bool | None = None,
                  domain_for_pseudo_moe: str | None = None, trust_remote_code: bool = False, **kwargs: Any) -> None:
