@@ -50,8 +50,12 @@ def test_explain_reports_ambiguity(fake_family, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args, status, printed", [
-    (["plugins"], 0, "No flagcore plugins are loaded. Install a family, e.g. pip install 'flagcore[bge]'."),
-    (["explain", "bge-m3"], 1, "which is not installed. Install it with: pip install 'flagcore[m3]'"),
+    # run from this checkout, the hints name its folders first, then the published extra
+    (["plugins"], 0, "No flagcore plugins are loaded. Install a family, e.g. pip install -e "
+                     f"{Path(flagcore.__file__).parent.parent / 'plugins' / 'bge'} (from this checkout; once flagcore "
+                     "is published: pip install 'flagcore[bge]')."),
+    (["explain", "bge-m3"], 1, "which is not installed. Install it with: pip install -e "
+                               f"{Path(flagcore.__file__).parent.parent / 'plugins' / 'm3'} (from this checkout"),
 ])
 def test_console_entry_point_runs(args, status, printed):
     env = {**os.environ, "FLAGCORE_LOAD_PLUGINS": ""}  # no family loaded: explain names the one to install

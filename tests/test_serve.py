@@ -153,7 +153,9 @@ def test_sparse_and_colbert_equal_the_library(served, library):
     ids = post(served, "/v1/embeddings/sparse", {"input": TEXTS, "model": "m3", "sparse_format": "id"}).json()
     for got, want in zip(ids["data"], expected["lexical_weights"], strict=True):
         assert got["object"] == "sparse_embedding"
-        assert dict(zip(map(str, got["embedding"]["indices"]), got["embedding"]["values"], strict=True)) == want
+        # within TOL, not bit-equal: requests merged into other batches (other padding) move floats by ~1e-7
+        weights = dict(zip(map(str, got["embedding"]["indices"]), got["embedding"]["values"], strict=True))
+        assert weights.keys() == want.keys() and weights == pytest.approx(dict(want), abs=TOL)
     tokens = post(served, "/v1/embeddings/sparse", {"input": TEXTS, "model": "m3"}).json()["data"]
     assert [d["embedding"] for d in tokens] == [lib.convert_id_to_token(w) if w else {}
                                                for w in expected["lexical_weights"]]
