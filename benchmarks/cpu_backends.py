@@ -51,6 +51,7 @@ ROWS = [
     Row("flagcore fp32", "flagcore", "torch", "fp32"),
     Row("flagcore use_bf16=True", "flagcore", "torch", "bf16", {"use_bf16": True}),
     Row("flagcore quantize='int8'", "flagcore", "torch", "int8", {"quantize": "int8"}),
+    Row("flagcore quantize='int8-per-token'", "flagcore", "torch", "int8", {"quantize": "int8-per-token"}),
     Row("flagcore backend='openvino' fp32", "flagcore", "openvino", "fp32", {"backend": "openvino"}),
     Row("flagcore backend='openvino' use_bf16=True", "flagcore", "openvino", "bf16",
         {"backend": "openvino", "use_bf16": True}),

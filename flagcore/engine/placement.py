@@ -19,7 +19,7 @@ def place_model(model: Any, device: str, dtype: Any, quantize: str | None, block
     if block_linear_dtype is not None and hasattr(model, "named_modules"):
         for name in block_linear_names(model):
             model.get_submodule(name).to(dtype=block_linear_dtype)
-    if quantize == "int8":
+    if quantize:
         from .int8 import quantize_transformer_blocks
 
-        quantize_transformer_blocks(model)
+        quantize_transformer_blocks(model, quantize)
