@@ -78,14 +78,17 @@ def install_hint(*names: str) -> str:
     if unknown or not names:
         raise ValueError(f"unknown extras {unknown}: extras are {sorted(EXTRAS)}")
     extras = [EXTRAS[name] for name in names]
-    published = f"pip install 'flagcore[{','.join(names)}]'"
+    published, command = _published(names), install_command(*names)
+    if command != published:
+        return f"{command} (from this checkout; once flagcore is published: {published})"
     if all(extra.folder is None for extra in extras):
         return published
-    root = checkout_root()
-    if root is not None:
-        return f"{checkout_command(extras, root)} (from this checkout; once flagcore is published: {published})"
     return (f"{published} (from a flagcore checkout: {checkout_command(extras)}, in the checkout's folder; from the "
             f"wheels `nox -s dist` builds: pip install --find-links dist 'flagcore[{','.join(names)}]')")
+
+
+def _published(names: tuple[str, ...]) -> str:
+    return f"pip install 'flagcore[{','.join(names)}]'"
 
 
 def install_command(*names: str) -> str:
@@ -93,7 +96,7 @@ def install_command(*names: str) -> str:
     root = checkout_root()
     if root is not None and any(EXTRAS[name].folder for name in names):
         return checkout_command([EXTRAS[name] for name in names], root)
-    return f"pip install 'flagcore[{','.join(names)}]'"
+    return _published(names)
 
 
 def checkout_command(extras: list[Extra], root: Path | None = None) -> str:

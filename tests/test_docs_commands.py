@@ -93,15 +93,15 @@ def test_every_documented_flagcore_command_parses(where, line, argv, capsys):
 def _requirements(argv: list[str]) -> tuple[list[str], list[str], bool]:
     """(editable or path requirements, index requirements, has --find-links) of ``pip install`` arguments."""
     paths, names, find_links = [], [], False
-    taking = None
+    option = None  # the option whose value the next word is
     for word in argv:
-        if taking is not None:
-            (paths if taking == "-e" else []).append(word)
-            find_links |= taking == "--find-links"
-            taking = None
+        if option is not None:
+            if option in ("-e", "--editable"):
+                paths.append(word)
+            find_links |= option in ("--find-links", "-f")
+            option = None
         elif word in ("-e", "--editable", "--find-links", "-f", "--index-url", "--extra-index-url", "-r"):
-            taking = "-e" if word in ("-e", "--editable") else "--find-links" if word in ("--find-links", "-f") \
-                else word
+            option = word
         elif word.startswith("--find-links="):
             find_links = True
         elif word.startswith("-"):

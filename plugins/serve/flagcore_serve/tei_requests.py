@@ -91,6 +91,16 @@ def required_text(body: dict[str, Any], name: str, settings: ServeSettings) -> s
     return within_limit(value, settings)
 
 
+def required_texts(value: Any, name: str, settings: ServeSettings) -> list[str]:
+    """``value`` as a non-empty array of strings within the character limit, refused in TEI's wording (``name``:
+    the field as the message shows it)."""
+    if not isinstance(value, list) or not all(isinstance(text, str) for text in value):
+        raise TEIError("Validation", f"`{name}` must be an array of strings")
+    if not value:
+        raise TEIError("Empty", f"`{name}` cannot be empty")
+    return [within_limit(text, settings) for text in value]
+
+
 def within_limit(text: str, settings: ServeSettings) -> str:
     """``text``, refused past the server's characters per input (TEI's character rule and wording)."""
     if len(text) > settings.max_chars:

@@ -35,10 +35,10 @@ from ..tei_requests import (
     need_reranker,
     optional_text,
     required_text,
+    required_texts,
     texts,
     truncates_left,
     validation,
-    within_limit,
 )
 from ..tei_text import decode, fit_pairs, fit_texts, max_input_length, tokens
 
@@ -140,16 +140,12 @@ async def _similarity(request: Request, body: dict[str, Any]) -> list[float]:
     if not isinstance(inputs, dict):
         raise TEIError("Validation", "`inputs` must be an object: {\"source_sentence\": ..., \"sentences\": [...]}")
     source = required_text(inputs, "source_sentence", settings)
-    sentences = inputs.get("sentences")
-    if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
-        raise TEIError("Validation", "`inputs.sentences` must be an array of strings")
-    if not sentences:
-        raise TEIError("Empty", "`inputs.sentences` cannot be empty")
+    sentences = required_texts(inputs.get("sentences"), "inputs.sentences", settings)
     check_batch(len(sentences) + 1, settings)
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise TEIError("Validation", "`parameters` must be an object")
-    batch = [source, *(within_limit(s, settings) for s in sentences)]
+    batch = [source, *sentences]
     item, fitted, prompt_name = await embedding_inputs(request, body, parameters, batch)
     rows = np.asarray(await run(request, item, EmbedKey("dense", False, prompt_name), fitted), dtype=np.float64)
     norms = np.maximum(np.linalg.norm(rows, axis=1), 1e-12)
@@ -159,15 +155,10 @@ async def _similarity(request: Request, body: dict[str, Any]) -> list[float]:
 async def _rerank(request: Request, body: dict[str, Any]) -> list[dict[str, Any]]:
     settings = settings_of(request)
     query = required_text(body, "query", settings)
-    docs = body.get("texts")
-    if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
-        raise TEIError("Validation", "`texts` must be an array of strings")
-    if not docs:
-        raise TEIError("Empty", "`texts` cannot be empty")
+    docs = required_texts(body.get("texts"), "texts", settings)
     item = chosen_model(request, body)
     need_reranker(item)
     check_batch(len(docs), settings)
-    docs = [within_limit(d, settings) for d in docs]
     raw, return_text = flag(body, "raw_scores", False), flag(body, "return_text", False)
     truncate = flag(body, "truncate", auto_truncate(settings))
     fitted = await on_tokenizer(item, fit_pairs, item, query, docs, truncate, truncates_left(body))
